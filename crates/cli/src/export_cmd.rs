@@ -1,0 +1,96 @@
+//! `hexcover export`: a study's links → hexes in the requested formats.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+use h3o::Resolution;
+use hexcover_core::{HexStats, parse_resolutions};
+use hexcover_ingest::{Format, IngestOptions, NoProgress, aggregate, ingest};
+
+use crate::args::ExportArgs;
+
+/// A hex output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HexFormat {
+    GeoParquet,
+    GeoJson,
+    Csv,
+}
+
+pub fn parse_hex_formats(names: &[String]) -> Result<Vec<HexFormat>> {
+    names
+        .iter()
+        .map(|n| match n.trim() {
+            "geoparquet" | "parquet" => Ok(HexFormat::GeoParquet),
+            "geojson" => Ok(HexFormat::GeoJson),
+            "csv" => Ok(HexFormat::Csv),
+            other => bail!("unknown export format `{other}`; known: geoparquet, geojson, csv"),
+        })
+        .collect()
+}
+
+/// Write one resolution's hexes in every format; returns the paths.
+pub fn write_hexes(
+    dir: &Path,
+    res: Resolution,
+    hexes: &[HexStats],
+    formats: &[HexFormat],
+) -> Result<Vec<PathBuf>> {
+    let stem = format!("hexes_res{}", u8::from(res));
+    let mut written = Vec::new();
+    for format in formats {
+        let path = match format {
+            HexFormat::GeoParquet => {
+                let p = dir.join(format!("{stem}.parquet"));
+                hexcover_export::write_hexes_geoparquet(&p, hexes)?;
+                p
+            }
+            HexFormat::GeoJson => {
+                let p = dir.join(format!("{stem}.geojson"));
+                hexcover_export::write_hexes_geojson(&p, hexes)?;
+                p
+            }
+            HexFormat::Csv => {
+                let p = dir.join(format!("{stem}.csv"));
+                hexcover_export::write_hexes_csv(&p, hexes)?;
+                p
+            }
+        };
+        written.push(path);
+    }
+    Ok(written)
+}
+
+pub fn run(args: &ExportArgs) -> Result<()> {
+    let resolutions = parse_resolutions(&args.res)?;
+    let formats = parse_hex_formats(&args.to)?;
+    let links_path = args.study.join("links.parquet");
+    if !links_path.exists() {
+        bail!(
+            "{}: no links.parquet in the study directory; run `hexcover ingest ... --out {}` first",
+            links_path.display(),
+            args.study.display()
+        );
+    }
+    let out = args.out.clone().unwrap_or_else(|| args.study.clone());
+    std::fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;
+    let options = IngestOptions {
+        format: Some(Format::LinksParquet),
+        ..IngestOptions::default()
+    };
+    let ingested = ingest(&[links_path], &options, &NoProgress)?;
+    let hexes = aggregate(&ingested.links, &resolutions)?;
+    for (res, stats) in resolutions.iter().zip(&hexes) {
+        for path in write_hexes(&out, *res, stats, &formats)? {
+            if !args.quiet {
+                println!(
+                    "{} hexes at res {} → {}",
+                    stats.len(),
+                    u8::from(*res),
+                    path.display()
+                );
+            }
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,48 @@
+//! A byte progress bar on a terminal; nothing in pipes and logs.
+
+use std::io::IsTerminal;
+
+use indicatif::{ProgressBar, ProgressStyle};
+
+/// Shows ingest progress when stderr is a terminal.
+pub struct Bar {
+    bar: Option<ProgressBar>,
+}
+
+impl Bar {
+    pub fn new(quiet: bool) -> Self {
+        let show = !quiet && std::io::stderr().is_terminal();
+        Self {
+            bar: show.then(ProgressBar::no_length),
+        }
+    }
+}
+
+impl hexcover_ingest::Progress for Bar {
+    fn start(&self, input: &str, total_bytes: u64) {
+        if let Some(bar) = &self.bar {
+            bar.reset();
+            bar.set_length(total_bytes);
+            bar.set_style(
+                ProgressStyle::with_template(
+                    "{msg} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} eta {eta}",
+                )
+                .unwrap_or_else(|_| ProgressStyle::default_bar())
+                .progress_chars("=> "),
+            );
+            bar.set_message(input.to_owned());
+        }
+    }
+
+    fn advance_to(&self, bytes: u64) {
+        if let Some(bar) = &self.bar {
+            bar.set_position(bytes);
+        }
+    }
+
+    fn finish(&self) {
+        if let Some(bar) = &self.bar {
+            bar.finish_and_clear();
+        }
+    }
+}

@@ -1,0 +1,525 @@
+use std::collections::HashMap;
+
+use crate::Link;
+
+/// Interned strings (receiver ids, transmitter ids, reasons): links repeat a
+/// few thousand ids millions of times, so the table stores a `u32` code each.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct IdPool {
+    names: Vec<String>,
+    codes: HashMap<String, u32>,
+}
+
+impl IdPool {
+    /// The code of `name`, adding it when new.
+    pub fn intern(&mut self, name: &str) -> u32 {
+        if let Some(&code) = self.codes.get(name) {
+            return code;
+        }
+        let code = u32::try_from(self.names.len()).unwrap_or(u32::MAX);
+        self.names.push(name.to_owned());
+        self.codes.insert(name.to_owned(), code);
+        code
+    }
+
+    /// The string behind `code`; empty for an unknown code.
+    #[must_use]
+    pub fn name(&self, code: u32) -> &str {
+        self.names.get(code as usize).map_or("", String::as_str)
+    }
+
+    /// All names, indexed by code.
+    #[must_use]
+    pub fn names(&self) -> &[String] {
+        &self.names
+    }
+
+    /// Number of distinct names.
+    #[must_use]
+    pub fn len(&self) -> usize {
+        self.names.len()
+    }
+
+    /// True when no name was interned.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.names.is_empty()
+    }
+
+    /// For each code, its rank in lexicographic order of the names, so a
+    /// comparison of ranks orders like a comparison of the strings.
+    #[must_use]
+    pub fn lexicographic_ranks(&self) -> Vec<u32> {
+        let mut order: Vec<usize> = (0..self.names.len()).collect();
+        order.sort_by(|&a, &b| self.names[a].cmp(&self.names[b]));
+        let mut ranks = vec![0_u32; self.names.len()];
+        for (rank, code) in order.into_iter().enumerate() {
+            ranks[code] = u32::try_from(rank).unwrap_or(u32::MAX);
+        }
+        ranks
+    }
+}
+
+/// An optional column that allocates nothing while no row has a value:
+/// most sources lack most optional fields, and tables reach 10^8 rows.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OptColumn<T> {
+    values: Vec<Option<T>>,
+}
+
+impl<T> Default for OptColumn<T> {
+    fn default() -> Self {
+        Self { values: Vec::new() }
+    }
+}
+
+impl<T: Copy> OptColumn<T> {
+    /// Append the value of row `row` (the table's length before the push).
+    pub fn push(&mut self, row: usize, value: Option<T>) {
+        if value.is_none() && self.values.is_empty() {
+            return;
+        }
+        if self.values.len() < row {
+            self.values.resize(row, None);
+        }
+        self.values.push(value);
+    }
+
+    /// The value of row `i`.
+    #[must_use]
+    pub fn get(&self, i: usize) -> Option<T> {
+        self.values.get(i).copied().flatten()
+    }
+
+    /// True when some row has a value.
+    #[must_use]
+    pub fn any(&self) -> bool {
+        !self.values.is_empty()
+    }
+
+    /// Every row's value, `len` rows long.
+    #[must_use]
+    pub fn to_vec(&self, len: usize) -> Vec<Option<T>> {
+        (0..len).map(|i| self.get(i)).collect()
+    }
+
+    /// Append `other`'s `other_len` rows, after this column's `self_len` rows,
+    /// mapping each value (to recode interned ids).
+    pub fn extend_from(
+        &mut self,
+        self_len: usize,
+        other: &Self,
+        other_len: usize,
+        map: impl Fn(T) -> T,
+    ) {
+        if !other.any() {
+            if self.any() {
+                self.values.resize(self_len + other_len, None);
+            }
+            return;
+        }
+        self.values.resize(self_len, None);
+        self.values
+            .extend((0..other_len).map(|i| other.get(i).map(&map)));
+    }
+
+    /// Keep the rows where `keep` is true.
+    #[must_use]
+    pub fn filtered(&self, keep: &[bool]) -> Self {
+        if !self.any() {
+            return Self::default();
+        }
+        let values = keep
+            .iter()
+            .enumerate()
+            .filter(|&(_, &k)| k)
+            .map(|(i, _)| self.get(i))
+            .collect();
+        Self { values }
+    }
+}
+
+/// An optional `f64` column: NaN marks a missing value (readers reject NaN
+/// input, so it cannot be confused with data); allocated on the first value.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct OptF64Column {
+    values: Vec<f64>,
+}
+
+impl OptF64Column {
+    /// Append the value of row `row` (the table's length before the push).
+    pub fn push(&mut self, row: usize, value: Option<f64>) {
+        match value {
+            None if self.values.is_empty() => {}
+            None => self.values.push(f64::NAN),
+            Some(v) => {
+                if self.values.len() < row {
+                    self.values.resize(row, f64::NAN);
+                }
+                self.values.push(v);
+            }
+        }
+    }
+
+    /// The value of row `i`.
+    #[must_use]
+    pub fn get(&self, i: usize) -> Option<f64> {
+        self.values.get(i).copied().filter(|v| !v.is_nan())
+    }
+
+    /// True when some row has a value.
+    #[must_use]
+    pub fn any(&self) -> bool {
+        !self.values.is_empty()
+    }
+
+    /// Every row's value, `len` rows long.
+    #[must_use]
+    pub fn to_vec(&self, len: usize) -> Vec<Option<f64>> {
+        (0..len).map(|i| self.get(i)).collect()
+    }
+
+    /// Append `other`'s `other_len` rows after this column's `self_len` rows.
+    pub fn extend_from(&mut self, self_len: usize, other: &Self, other_len: usize) {
+        if !other.any() {
+            if self.any() {
+                self.values.resize(self_len + other_len, f64::NAN);
+            }
+            return;
+        }
+        self.values.resize(self_len, f64::NAN);
+        self.values.extend_from_slice(&other.values);
+        self.values.resize(self_len + other_len, f64::NAN);
+    }
+
+    /// Keep the rows where `keep` is true.
+    #[must_use]
+    pub fn filtered(&self, keep: &[bool]) -> Self {
+        if !self.any() {
+            return Self::default();
+        }
+        let values = keep
+            .iter()
+            .enumerate()
+            .filter(|&(_, &k)| k)
+            .map(|(i, _)| self.get(i).unwrap_or(f64::NAN))
+            .collect();
+        Self { values }
+    }
+}
+
+fn filter_vec<T: Copy>(values: &[T], keep: &[bool]) -> Vec<T> {
+    values
+        .iter()
+        .zip(keep)
+        .filter(|&(_, &k)| k)
+        .map(|(&v, _)| v)
+        .collect()
+}
+
+fn recode(from: &IdPool, into: &mut IdPool) -> Vec<u32> {
+    from.names().iter().map(|name| into.intern(name)).collect()
+}
+
+/// Links column by column: the form in which ingest hands links on.
+///
+/// Ids and the source's invalid reasons are interned in [`IdPool`]s; every
+/// link remembers the input it came from and its row (line or record) there.
+#[derive(Debug, Clone, Default, PartialEq)]
+#[allow(missing_docs)] // the columns are the fields of `Link`
+pub struct LinkTable {
+    pub tx_lat: Vec<f64>,
+    pub tx_lon: Vec<f64>,
+    pub rx_lat: Vec<f64>,
+    pub rx_lon: Vec<f64>,
+    pub rssi_dbm: OptF64Column,
+    pub snr_db: OptF64Column,
+    pub freq_mhz: OptF64Column,
+    pub spreading_factor: OptColumn<u8>,
+    pub time_unix_ms: OptColumn<i64>,
+    pub tx_id: OptColumn<u32>,
+    pub rx_id: OptColumn<u32>,
+    pub frame_counter: OptColumn<u32>,
+    pub tx_eirp_dbm: OptF64Column,
+    pub tx_height_agl_m: OptF64Column,
+    pub rx_height_agl_m: OptF64Column,
+    pub tx_gain_dbi: OptF64Column,
+    pub rx_gain_dbi: OptF64Column,
+    pub heard: Vec<bool>,
+    pub valid: Vec<bool>,
+    pub invalid_reason: OptColumn<u32>,
+    /// Index of the input (file) each link came from, into `inputs`.
+    pub input_index: Vec<u16>,
+    /// The row of each link in its input: the 1-based line of a CSV file, the
+    /// record number of JSON and Parquet inputs.
+    pub input_row: Vec<u64>,
+    /// Transmitter ids.
+    pub tx_ids: IdPool,
+    /// Receiver ids.
+    pub rx_ids: IdPool,
+    /// Invalid reasons given by the source.
+    pub reasons: IdPool,
+    /// Names of the inputs.
+    pub inputs: Vec<String>,
+}
+
+impl LinkTable {
+    /// Number of links.
+    #[must_use]
+    pub fn len(&self) -> usize {
+        self.tx_lat.len()
+    }
+
+    /// True when the table holds no link.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.tx_lat.is_empty()
+    }
+
+    /// Register an input name; links pushed afterwards with `push` carry it.
+    pub fn add_input(&mut self, name: &str) -> u16 {
+        self.inputs.push(name.to_owned());
+        u16::try_from(self.inputs.len() - 1).unwrap_or(u16::MAX)
+    }
+
+    fn current_input(&self) -> u16 {
+        u16::try_from(self.inputs.len().saturating_sub(1)).unwrap_or(u16::MAX)
+    }
+
+    /// Append a link found at `input_row` of the current input.
+    pub fn push(&mut self, link: &Link, input_row: u64) {
+        let tx_id = link.tx_id.as_deref().map(|s| self.tx_ids.intern(s));
+        let rx_id = link.rx_id.as_deref().map(|s| self.rx_ids.intern(s));
+        let reason = link
+            .invalid_reason
+            .as_deref()
+            .map(|s| self.reasons.intern(s));
+        self.push_coded(link, tx_id, rx_id, reason, input_row);
+    }
+
+    /// Append a link whose ids were interned already (fast paths).
+    pub fn push_coded(
+        &mut self,
+        link: &Link,
+        tx_id: Option<u32>,
+        rx_id: Option<u32>,
+        invalid_reason: Option<u32>,
+        input_row: u64,
+    ) {
+        let row = self.len();
+        self.tx_lat.push(link.tx_lat);
+        self.tx_lon.push(link.tx_lon);
+        self.rx_lat.push(link.rx_lat);
+        self.rx_lon.push(link.rx_lon);
+        self.rssi_dbm.push(row, link.rssi_dbm);
+        self.snr_db.push(row, link.snr_db);
+        self.freq_mhz.push(row, link.freq_mhz);
+        self.spreading_factor.push(row, link.spreading_factor);
+        self.time_unix_ms.push(row, link.time_unix_ms);
+        self.tx_id.push(row, tx_id);
+        self.rx_id.push(row, rx_id);
+        self.frame_counter.push(row, link.frame_counter);
+        self.tx_eirp_dbm.push(row, link.tx_eirp_dbm);
+        self.tx_height_agl_m.push(row, link.tx_height_agl_m);
+        self.rx_height_agl_m.push(row, link.rx_height_agl_m);
+        self.tx_gain_dbi.push(row, link.tx_gain_dbi);
+        self.rx_gain_dbi.push(row, link.rx_gain_dbi);
+        self.heard.push(link.heard);
+        self.valid.push(link.valid);
+        self.invalid_reason.push(row, invalid_reason);
+        self.input_index.push(self.current_input());
+        self.input_row.push(input_row);
+    }
+
+    /// The link at row `i` (panics when out of range, like slice indexing).
+    #[must_use]
+    pub fn get(&self, i: usize) -> Link {
+        Link {
+            tx_lat: self.tx_lat[i],
+            tx_lon: self.tx_lon[i],
+            rx_lat: self.rx_lat[i],
+            rx_lon: self.rx_lon[i],
+            rssi_dbm: self.rssi_dbm.get(i),
+            snr_db: self.snr_db.get(i),
+            freq_mhz: self.freq_mhz.get(i),
+            spreading_factor: self.spreading_factor.get(i),
+            time_unix_ms: self.time_unix_ms.get(i),
+            tx_id: self.tx_id.get(i).map(|c| self.tx_ids.name(c).to_owned()),
+            rx_id: self.rx_id.get(i).map(|c| self.rx_ids.name(c).to_owned()),
+            frame_counter: self.frame_counter.get(i),
+            tx_eirp_dbm: self.tx_eirp_dbm.get(i),
+            tx_height_agl_m: self.tx_height_agl_m.get(i),
+            rx_height_agl_m: self.rx_height_agl_m.get(i),
+            tx_gain_dbi: self.tx_gain_dbi.get(i),
+            rx_gain_dbi: self.rx_gain_dbi.get(i),
+            heard: self.heard[i],
+            valid: self.valid[i],
+            invalid_reason: self
+                .invalid_reason
+                .get(i)
+                .map(|c| self.reasons.name(c).to_owned()),
+        }
+    }
+
+    /// Append every link of `other`, keeping its inputs' names (an input of
+    /// the same name is the same input) and rows, and recoding its interned
+    /// ids. Column-wise: this is the merge step of parallel parsing.
+    pub fn append(&mut self, other: &LinkTable) {
+        let (n, m) = (self.len(), other.len());
+        let input_map: Vec<u16> = other
+            .inputs
+            .iter()
+            .map(|name| match self.inputs.iter().position(|i| i == name) {
+                Some(i) => u16::try_from(i).unwrap_or(u16::MAX),
+                None => self.add_input(name),
+            })
+            .collect();
+        let tx_map = recode(&other.tx_ids, &mut self.tx_ids);
+        let rx_map = recode(&other.rx_ids, &mut self.rx_ids);
+        let reason_map = recode(&other.reasons, &mut self.reasons);
+        let via = |map: &[u32]| {
+            let map = map.to_vec();
+            move |c: u32| map.get(c as usize).copied().unwrap_or(c)
+        };
+        self.tx_lat.extend_from_slice(&other.tx_lat);
+        self.tx_lon.extend_from_slice(&other.tx_lon);
+        self.rx_lat.extend_from_slice(&other.rx_lat);
+        self.rx_lon.extend_from_slice(&other.rx_lon);
+        self.rssi_dbm.extend_from(n, &other.rssi_dbm, m);
+        self.snr_db.extend_from(n, &other.snr_db, m);
+        self.freq_mhz.extend_from(n, &other.freq_mhz, m);
+        self.spreading_factor
+            .extend_from(n, &other.spreading_factor, m, |v| v);
+        self.time_unix_ms
+            .extend_from(n, &other.time_unix_ms, m, |v| v);
+        self.tx_id.extend_from(n, &other.tx_id, m, via(&tx_map));
+        self.rx_id.extend_from(n, &other.rx_id, m, via(&rx_map));
+        self.frame_counter
+            .extend_from(n, &other.frame_counter, m, |v| v);
+        self.tx_eirp_dbm.extend_from(n, &other.tx_eirp_dbm, m);
+        self.tx_height_agl_m
+            .extend_from(n, &other.tx_height_agl_m, m);
+        self.rx_height_agl_m
+            .extend_from(n, &other.rx_height_agl_m, m);
+        self.tx_gain_dbi.extend_from(n, &other.tx_gain_dbi, m);
+        self.rx_gain_dbi.extend_from(n, &other.rx_gain_dbi, m);
+        self.heard.extend_from_slice(&other.heard);
+        self.valid.extend_from_slice(&other.valid);
+        self.invalid_reason
+            .extend_from(n, &other.invalid_reason, m, via(&reason_map));
+        self.input_index.extend(
+            other
+                .input_index
+                .iter()
+                .map(|&i| input_map.get(usize::from(i)).copied().unwrap_or(i)),
+        );
+        self.input_row.extend_from_slice(&other.input_row);
+    }
+
+    /// The rows where `keep` is true, as a new table with the same pools.
+    #[must_use]
+    pub fn filtered(&self, keep: &[bool]) -> LinkTable {
+        LinkTable {
+            tx_lat: filter_vec(&self.tx_lat, keep),
+            tx_lon: filter_vec(&self.tx_lon, keep),
+            rx_lat: filter_vec(&self.rx_lat, keep),
+            rx_lon: filter_vec(&self.rx_lon, keep),
+            rssi_dbm: self.rssi_dbm.filtered(keep),
+            snr_db: self.snr_db.filtered(keep),
+            freq_mhz: self.freq_mhz.filtered(keep),
+            spreading_factor: self.spreading_factor.filtered(keep),
+            time_unix_ms: self.time_unix_ms.filtered(keep),
+            tx_id: self.tx_id.filtered(keep),
+            rx_id: self.rx_id.filtered(keep),
+            frame_counter: self.frame_counter.filtered(keep),
+            tx_eirp_dbm: self.tx_eirp_dbm.filtered(keep),
+            tx_height_agl_m: self.tx_height_agl_m.filtered(keep),
+            rx_height_agl_m: self.rx_height_agl_m.filtered(keep),
+            tx_gain_dbi: self.tx_gain_dbi.filtered(keep),
+            rx_gain_dbi: self.rx_gain_dbi.filtered(keep),
+            heard: filter_vec(&self.heard, keep),
+            valid: filter_vec(&self.valid, keep),
+            invalid_reason: self.invalid_reason.filtered(keep),
+            input_index: filter_vec(&self.input_index, keep),
+            input_row: filter_vec(&self.input_row, keep),
+            tx_ids: self.tx_ids.clone(),
+            rx_ids: self.rx_ids.clone(),
+            reasons: self.reasons.clone(),
+            inputs: self.inputs.clone(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn optional_columns_allocate_only_when_used() {
+        let mut t = LinkTable::default();
+        t.add_input("a.csv");
+        let link = Link::heard(1.0, 2.0, 3.0, 4.0, -100.0);
+        t.push(&link, 2);
+        t.push(
+            &Link {
+                snr_db: Some(-3.5),
+                ..link.clone()
+            },
+            3,
+        );
+        t.push(&link, 4);
+        assert!(!t.freq_mhz.any());
+        assert_eq!(t.snr_db.to_vec(3), vec![None, Some(-3.5), None]);
+        assert_eq!(t.get(1).snr_db, Some(-3.5));
+        assert_eq!(t.input_row, vec![2, 3, 4]);
+    }
+
+    #[test]
+    fn lexicographic_ranks_order_like_strings() {
+        let mut pool = IdPool::default();
+        for name in ["b", "c", "a"] {
+            pool.intern(name);
+        }
+        assert_eq!(pool.lexicographic_ranks(), vec![1, 2, 0]);
+        assert_eq!(pool.intern("c"), 1);
+    }
+
+    proptest! {
+        #[test]
+        fn get_returns_what_was_pushed(
+            rssi in -150.0_f64..0.0,
+            snr in proptest::option::of(-40.0_f64..40.0),
+            sf in proptest::option::of(7_u8..=12),
+            id in proptest::option::of("[a-z]{1,8}"),
+            n_before in 0_usize..4,
+        ) {
+            let mut t = LinkTable::default();
+            t.add_input("x");
+            let plain = Link::heard(10.0, 11.0, 12.0, 13.0, -90.0);
+            for _ in 0..n_before { t.push(&plain, 0); }
+            let link = Link { snr_db: snr, spreading_factor: sf, rx_id: id, ..Link::heard(1.0, 2.0, 3.0, 4.0, rssi) };
+            t.push(&link, 7);
+            prop_assert_eq!(t.get(n_before), link.clone());
+            let mut copy = LinkTable::default();
+            copy.append(&t);
+            prop_assert_eq!(copy.get(n_before), t.get(n_before));
+            prop_assert_eq!(copy.len(), n_before + 1);
+            copy.append(&t);
+            prop_assert_eq!(copy.get(2 * n_before + 1), link.clone());
+            prop_assert_eq!(copy.inputs.len(), 1);
+            prop_assert_eq!(copy.input_index[2 * n_before + 1], 0);
+            let mut other = LinkTable::default();
+            other.add_input("y");
+            other.push(&link, 9);
+            copy.append(&other);
+            prop_assert_eq!(copy.inputs.len(), 2);
+            prop_assert_eq!(copy.input_index[copy.len() - 1], 1);
+            let mut keep = vec![false; copy.len()];
+            keep[n_before] = true;
+            let kept = copy.filtered(&keep);
+            prop_assert_eq!(kept.len(), 1);
+            prop_assert_eq!(kept.get(0), link);
+        }
+    }
+}

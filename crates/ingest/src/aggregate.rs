@@ -1,0 +1,254 @@
+//! Per-hex statistics of links, counted in the hex of each link's
+//! transmitter (coverage means uplink: a device there is heard).
+
+use h3o::{CellIndex, LatLng, Resolution};
+use hexcover_core::{HexStats, LinkTable};
+use polars::prelude::*;
+use rayon::prelude::*;
+
+use crate::{Error, Result};
+
+/// The transmitter cell of every link at `res` (links were validated, so
+/// every position is a valid coordinate).
+#[must_use]
+pub fn transmitter_cells(links: &LinkTable, res: Resolution) -> Vec<u64> {
+    links
+        .tx_lat
+        .par_iter()
+        .zip(links.tx_lon.par_iter())
+        .map(|(&lat, &lon)| LatLng::new(lat, lon).map_or(0, |ll| u64::from(ll.to_cell(res))))
+        .collect()
+}
+
+/// Aggregate `links` into one [`HexStats`] per transmitter cell at each of
+/// `resolutions`, each straight from the links (never from finer statistics:
+/// distinct counts do not add and a median of medians is not a median).
+/// Hexes come sorted by cell.
+///
+/// # Errors
+/// [`Error::Polars`] if the aggregation fails.
+pub fn aggregate(links: &LinkTable, resolutions: &[Resolution]) -> Result<Vec<Vec<HexStats>>> {
+    let base = link_frame(links).map_err(polars_error)?;
+    resolutions
+        .iter()
+        .map(|&res| {
+            let mut df = base.clone();
+            df.with_column(Column::new("cell".into(), transmitter_cells(links, res)))
+                .map_err(polars_error)?;
+            let stats = hex_frame(df).map_err(polars_error)?;
+            hex_rows(&stats, links).map_err(polars_error)
+        })
+        .collect()
+}
+
+fn polars_error(source: PolarsError) -> Error {
+    Error::Polars {
+        path: "(aggregation)".into(),
+        source,
+    }
+}
+
+/// The link columns the statistics need. Receiver codes are replaced by
+/// their lexicographic rank so that "smallest code" means "smallest id".
+fn link_frame(links: &LinkTable) -> PolarsResult<DataFrame> {
+    let n = links.len();
+    let ranks = links.rx_ids.lexicographic_ranks();
+    let rx: UInt32Chunked = (0..n)
+        .map(|i| {
+            links
+                .rx_id
+                .get(i)
+                .and_then(|c| ranks.get(c as usize).copied())
+        })
+        .collect();
+    let tx: UInt32Chunked = (0..n).map(|i| links.tx_id.get(i)).collect();
+    let rssi: Float64Chunked = (0..n).map(|i| links.rssi_dbm.get(i)).collect();
+    let snr: Float64Chunked = (0..n).map(|i| links.snr_db.get(i)).collect();
+    let time: Int64Chunked = (0..n).map(|i| links.time_unix_ms.get(i)).collect();
+    DataFrame::new(
+        n,
+        vec![
+            Column::new("heard".into(), links.heard.as_slice()),
+            rssi.with_name("rssi".into()).into_column(),
+            snr.with_name("snr".into()).into_column(),
+            tx.with_name("tx".into()).into_column(),
+            rx.with_name("rx".into()).into_column(),
+            time.with_name("time".into()).into_column(),
+        ],
+    )
+}
+
+fn hex_frame(df: DataFrame) -> PolarsResult<DataFrame> {
+    let heard_rx = col("rx").filter(col("heard").and(col("rx").is_not_null()));
+    let best_order = SortMultipleOptions::default()
+        .with_order_descending_multi([true, false])
+        .with_nulls_last(true);
+    df.lazy()
+        .group_by([col("cell")])
+        .agg([
+            len().alias("n_links"),
+            col("heard").sum().alias("n_heard"),
+            col("tx").drop_nulls().n_unique().alias("n_tx"),
+            col("tx").count().alias("n_tx_known"),
+            heard_rx.clone().n_unique().alias("n_rx"),
+            heard_rx.count().alias("n_rx_known"),
+            col("rssi").mean().alias("rssi_mean"),
+            col("rssi").median().alias("rssi_median"),
+            col("rssi")
+                .quantile(lit(0.1), QuantileMethod::Linear)
+                .alias("rssi_p10"),
+            col("rssi")
+                .quantile(lit(0.9), QuantileMethod::Linear)
+                .alias("rssi_p90"),
+            col("rssi").max().alias("rssi_max"),
+            col("snr").mean().alias("snr_mean"),
+            col("rx")
+                .filter(col("rssi").is_not_null().and(col("rx").is_not_null()))
+                .sort_by([col("rssi"), col("rx")], best_order)
+                .first()
+                .alias("best_rx"),
+            col("time").min().alias("first_seen"),
+            col("time").max().alias("last_seen"),
+        ])
+        .sort(["cell"], SortMultipleOptions::default())
+        .collect()
+}
+
+fn hex_rows(df: &DataFrame, links: &LinkTable) -> PolarsResult<Vec<HexStats>> {
+    let mut by_rank: Vec<u32> = vec![0; links.rx_ids.len()];
+    for (code, rank) in links.rx_ids.lexicographic_ranks().into_iter().enumerate() {
+        by_rank[rank as usize] = u32::try_from(code).unwrap_or(u32::MAX);
+    }
+    let u64s = |name: &str| -> PolarsResult<Vec<Option<u64>>> {
+        Ok(df
+            .column(name)?
+            .cast(&DataType::UInt64)?
+            .u64()?
+            .iter()
+            .collect())
+    };
+    let f64s = |name: &str| -> PolarsResult<Vec<Option<f64>>> {
+        Ok(df
+            .column(name)?
+            .cast(&DataType::Float64)?
+            .f64()?
+            .iter()
+            .collect())
+    };
+    let i64s = |name: &str| -> PolarsResult<Vec<Option<i64>>> {
+        Ok(df
+            .column(name)?
+            .cast(&DataType::Int64)?
+            .i64()?
+            .iter()
+            .collect())
+    };
+    let (cell, n_links, n_heard) = (u64s("cell")?, u64s("n_links")?, u64s("n_heard")?);
+    let (n_tx, n_tx_known, n_rx, n_rx_known) = (
+        u64s("n_tx")?,
+        u64s("n_tx_known")?,
+        u64s("n_rx")?,
+        u64s("n_rx_known")?,
+    );
+    let (mean, median, p10, p90, max, snr) = (
+        f64s("rssi_mean")?,
+        f64s("rssi_median")?,
+        f64s("rssi_p10")?,
+        f64s("rssi_p90")?,
+        f64s("rssi_max")?,
+        f64s("snr_mean")?,
+    );
+    let best = u64s("best_rx")?;
+    let (first, last) = (i64s("first_seen")?, i64s("last_seen")?);
+    let known = |n: Option<u64>, k: Option<u64>| n.filter(|_| k.unwrap_or(0) > 0);
+    let mut rows = Vec::with_capacity(df.height());
+    for i in 0..df.height() {
+        let Some(cell) = cell[i].and_then(|c| CellIndex::try_from(c).ok()) else {
+            continue;
+        };
+        rows.push(HexStats {
+            cell,
+            n_links: n_links[i].unwrap_or(0),
+            n_heard: n_heard[i].unwrap_or(0),
+            n_transmitters: known(n_tx[i], n_tx_known[i]),
+            n_receivers: known(n_rx[i], n_rx_known[i]),
+            rssi_mean_dbm: mean[i],
+            rssi_median_dbm: median[i],
+            rssi_p10_dbm: p10[i],
+            rssi_p90_dbm: p90[i],
+            rssi_max_dbm: max[i],
+            snr_mean_db: snr[i],
+            best_rx_id: best[i]
+                .and_then(|rank| by_rank.get(usize::try_from(rank).ok()?))
+                .map(|&code| links.rx_ids.name(code).to_owned()),
+            first_seen_unix_ms: first[i],
+            last_seen_unix_ms: last[i],
+        });
+    }
+    Ok(rows)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use hexcover_core::Link;
+
+    fn table(links: &[(f64, f64, Option<f64>, &str)]) -> LinkTable {
+        let mut t = LinkTable::default();
+        t.add_input("test");
+        for (i, &(lat, lon, rssi, rx)) in links.iter().enumerate() {
+            let link = Link {
+                rssi_dbm: rssi,
+                heard: rssi.is_some(),
+                rx_id: Some(rx.to_owned()),
+                ..Link::heard(lat, lon, 48.43, 10.02, 0.0)
+            };
+            t.push(&link, i as u64 + 2);
+        }
+        t
+    }
+
+    #[test]
+    fn statistics_of_one_hex_match_hand_computation() {
+        // Four heard links and one non-reception in one res-9 cell.
+        let t = table(&[
+            (48.4166, 10.0269, Some(-100.0), "b"),
+            (48.4166, 10.0269, Some(-80.0), "c"),
+            (48.4166, 10.0269, Some(-90.0), "a"),
+            (48.4166, 10.0269, Some(-80.0), "a"),
+            (48.4166, 10.0269, None, "d"),
+        ]);
+        let hexes = aggregate(&t, &[Resolution::Nine]).unwrap();
+        assert_eq!(hexes.len(), 1);
+        let h = &hexes[0][0];
+        assert_eq!((h.n_links, h.n_heard), (5, 4));
+        assert_eq!(h.n_receivers, Some(3), "d did not hear");
+        assert_eq!(h.n_transmitters, None, "no transmitter ids");
+        assert_eq!(h.rssi_mean_dbm, Some(-87.5));
+        assert_eq!(h.rssi_median_dbm, Some(-85.0));
+        // numpy/pandas linear: sorted [-100,-90,-80,-80], p10 at 0.3 → -97.
+        assert!((h.rssi_p10_dbm.unwrap() + 97.0).abs() < 1e-9);
+        assert!((h.rssi_p90_dbm.unwrap() + 80.0).abs() < 1e-9);
+        assert_eq!(h.rssi_max_dbm, Some(-80.0));
+        assert_eq!(
+            h.best_rx_id.as_deref(),
+            Some("a"),
+            "tie at -80 dBm goes to the smallest id"
+        );
+        assert_eq!(h.snr_mean_db, None);
+    }
+
+    #[test]
+    fn each_resolution_counts_every_link_once() {
+        let t = table(&[
+            (48.4166, 10.0269, Some(-100.0), "a"),
+            (48.40, 9.99, Some(-110.0), "a"),
+            (48.38, 10.01, Some(-120.0), "b"),
+        ]);
+        let res = [Resolution::Seven, Resolution::Nine, Resolution::Twelve];
+        for hexes in aggregate(&t, &res).unwrap() {
+            assert_eq!(hexes.iter().map(|h| h.n_links).sum::<u64>(), 3);
+            assert!(hexes.windows(2).all(|w| w[0].cell < w[1].cell));
+        }
+    }
+}

@@ -1,0 +1,516 @@
+//! Reading large CSV files in parallel: the file is read in blocks, each block
+//! cut at line ends outside quotes into one chunk per core, and the chunks are
+//! parsed side by side and merged in order, so line numbers and row order are
+//! exactly those of a sequential read.
+
+use std::io::Read;
+use std::path::Path;
+
+use csv::ByteRecord;
+use hexcover_core::{Link, LinkTable};
+use rayon::prelude::*;
+
+use crate::validate::check_link;
+use crate::{Error, Reject, RejectReason, Rejection, Result};
+
+/// Bytes read per block; memory holds about one block besides the links.
+const BLOCK_BYTES: usize = 32 << 20;
+/// A block may grow to this many bytes while no line end outside quotes is found.
+const MAX_LINE_BYTES: usize = 64 << 20;
+/// Longest field accepted; longer ones are a malformed file, not data.
+pub(crate) const MAX_FIELD_BYTES: usize = 64 << 10;
+
+/// Why a row did not become a link.
+pub(crate) enum RowError {
+    /// The row is rejected; the file goes on.
+    Reject(Rejection),
+    /// The file is unusable from here on.
+    Fatal(Error),
+}
+
+impl From<Rejection> for RowError {
+    fn from(r: Rejection) -> Self {
+        Self::Reject(r)
+    }
+}
+
+/// A parsed row: the link, with ids still borrowed from the record.
+pub(crate) struct ParsedRow<'r> {
+    pub link: Link,
+    pub tx_id: Option<&'r str>,
+    pub rx_id: Option<&'r str>,
+    pub invalid_reason: Option<&'r str>,
+}
+
+/// One CSV record with its line and the file's column names, giving typed
+/// access that turns problems into rejections or errors naming the field.
+pub(crate) struct Row<'r> {
+    pub record: &'r ByteRecord,
+    pub line: u64,
+    pub path: &'r Path,
+    pub columns: &'r [String],
+}
+
+impl<'r> Row<'r> {
+    /// The trimmed text of column `idx`; `None` when absent or empty.
+    pub fn text(&self, idx: Option<usize>) -> std::result::Result<Option<&'r str>, RowError> {
+        let Some(idx) = idx else { return Ok(None) };
+        let Some(bytes) = self.record.get(idx) else {
+            return Ok(None);
+        };
+        let name = self.columns.get(idx).map_or("-", String::as_str);
+        if bytes.len() > MAX_FIELD_BYTES {
+            return Err(RowError::Fatal(Error::malformed(
+                self.path,
+                self.line,
+                name,
+                format!("field is {} bytes, more than the 64 KiB limit", bytes.len()),
+            )));
+        }
+        let text = std::str::from_utf8(bytes).map_err(|e| {
+            RowError::Fatal(Error::malformed(
+                self.path,
+                self.line,
+                name,
+                format!("not valid UTF-8 (byte {} of the field)", e.valid_up_to()),
+            ))
+        })?;
+        let text = text.trim();
+        Ok((!text.is_empty()).then_some(text))
+    }
+
+    /// A required text column.
+    pub fn required_text(&self, idx: usize) -> std::result::Result<&'r str, RowError> {
+        self.text(Some(idx))?.ok_or_else(|| self.missing(idx))
+    }
+
+    /// An optional finite number.
+    pub fn number(&self, idx: Option<usize>) -> std::result::Result<Option<f64>, RowError> {
+        let Some(text) = self.text(idx)? else {
+            return Ok(None);
+        };
+        match text.parse::<f64>() {
+            Ok(v) if v.is_finite() => Ok(Some(v)),
+            _ => Err(RowError::Reject(Rejection::new(
+                RejectReason::NonNumeric,
+                format!("{} = {text:?} is not a number", self.name(idx)),
+            ))),
+        }
+    }
+
+    /// A required finite number.
+    pub fn required_number(&self, idx: usize) -> std::result::Result<f64, RowError> {
+        self.number(Some(idx))?.ok_or_else(|| self.missing(idx))
+    }
+
+    /// An optional integer (written as an integer or an integral float).
+    pub fn integer(&self, idx: Option<usize>) -> std::result::Result<Option<i64>, RowError> {
+        let Some(text) = self.text(idx)? else {
+            return Ok(None);
+        };
+        if let Ok(v) = text.parse::<i64>() {
+            return Ok(Some(v));
+        }
+        match text.parse::<f64>() {
+            #[allow(clippy::cast_possible_truncation)]
+            Ok(v) if v.is_finite() && v.fract() == 0.0 && v.abs() < 9.0e18 => Ok(Some(v as i64)),
+            _ => Err(RowError::Reject(Rejection::new(
+                RejectReason::NonNumeric,
+                format!("{} = {text:?} is not an integer", self.name(idx)),
+            ))),
+        }
+    }
+
+    /// An optional boolean: true/false, 1/0, yes/no; `default` when empty.
+    pub fn boolean(
+        &self,
+        idx: Option<usize>,
+        default: bool,
+    ) -> std::result::Result<bool, RowError> {
+        let Some(text) = self.text(idx)? else {
+            return Ok(default);
+        };
+        match text.to_ascii_lowercase().as_str() {
+            "true" | "1" | "yes" | "t" => Ok(true),
+            "false" | "0" | "no" | "f" => Ok(false),
+            _ => Err(RowError::Reject(Rejection::new(
+                RejectReason::NonNumeric,
+                format!("{} = {text:?} is not a boolean", self.name(idx)),
+            ))),
+        }
+    }
+
+    fn name(&self, idx: Option<usize>) -> &str {
+        idx.and_then(|i| self.columns.get(i))
+            .map_or("-", String::as_str)
+    }
+
+    fn missing(&self, idx: usize) -> RowError {
+        RowError::Reject(Rejection::new(
+            RejectReason::MissingField,
+            format!("{} is empty or absent", self.name(Some(idx))),
+        ))
+    }
+}
+
+/// What turns a CSV record into a link; shared by the parallel workers.
+pub(crate) trait RowParser: Sync {
+    /// Parse one record. Validation common to all links runs afterwards.
+    fn parse<'r>(&self, row: &Row<'r>) -> std::result::Result<ParsedRow<'r>, RowError>;
+}
+
+/// Links, rejects and the row count of one chunk or file.
+#[derive(Default)]
+pub(crate) struct Parsed {
+    pub table: LinkTable,
+    pub rejects: Vec<Reject>,
+    pub rows_read: u64,
+}
+
+/// A CSV file opened past its header.
+pub(crate) struct CsvFile {
+    path: std::path::PathBuf,
+    input_name: String,
+    file: std::fs::File,
+    /// Bytes read but not yet parsed (starts after the header).
+    pending: Vec<u8>,
+    /// The 1-based line of the first byte of `pending`.
+    next_line: u64,
+    eof: bool,
+    /// The column names, trimmed.
+    pub columns: Vec<String>,
+    /// Bytes consumed so far (for progress).
+    pub bytes_done: u64,
+}
+
+impl CsvFile {
+    /// Open `path` and read its header line.
+    ///
+    /// # Errors
+    /// Unreadable, empty or header-less files; a header that is not
+    /// comma-separated or not UTF-8.
+    pub fn open(path: &Path, input_name: &str) -> Result<Self> {
+        let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+        let mut this = Self {
+            path: path.to_owned(),
+            input_name: input_name.to_owned(),
+            file,
+            pending: Vec::new(),
+            next_line: 1,
+            eof: false,
+            columns: Vec::new(),
+            bytes_done: 0,
+        };
+        this.fill(BLOCK_BYTES.min(1 << 20))?;
+        if this.pending.starts_with(b"\xEF\xBB\xBF") {
+            this.pending.drain(..3);
+        }
+        if this.pending.iter().all(u8::is_ascii_whitespace) {
+            return Err(Error::unusable(path, "the file is empty (no header line)"));
+        }
+        let header_end = loop {
+            if let Some(end) = memchr::memchr(b'\n', &this.pending) {
+                break end + 1;
+            }
+            if this.eof {
+                break this.pending.len();
+            }
+            if this.pending.len() > MAX_FIELD_BYTES {
+                return Err(Error::malformed(
+                    path,
+                    1,
+                    "-",
+                    "header line longer than 64 KiB",
+                ));
+            }
+            this.fill(BLOCK_BYTES)?;
+        };
+        let header: Vec<u8> = this.pending.drain(..header_end).collect();
+        this.bytes_done = header_end as u64;
+        this.next_line = 2;
+        let mut reader = csv::ReaderBuilder::new()
+            .has_headers(false)
+            .from_reader(header.as_slice());
+        let mut record = ByteRecord::new();
+        reader
+            .read_byte_record(&mut record)
+            .map_err(|e| Error::malformed(path, 1, "-", e.to_string()))?;
+        for (i, field) in record.iter().enumerate() {
+            let name = std::str::from_utf8(field).map_err(|_| {
+                Error::malformed(
+                    path,
+                    1,
+                    &format!("column {}", i + 1),
+                    "header is not valid UTF-8",
+                )
+            })?;
+            this.columns.push(name.trim().to_owned());
+        }
+        if this.columns.len() == 1 {
+            let only = &this.columns[0];
+            for (sep, sep_name) in [(';', "semicolon"), ('\t', "tab"), ('|', "pipe")] {
+                if only.contains(sep) {
+                    return Err(Error::malformed(
+                        path,
+                        1,
+                        only,
+                        format!(
+                            "the header is {sep_name}-separated; hexcover reads comma-separated CSV"
+                        ),
+                    ));
+                }
+            }
+        }
+        Ok(this)
+    }
+
+    /// Index of a column by name.
+    pub fn column(&self, name: &str) -> Option<usize> {
+        self.columns.iter().position(|c| c == name)
+    }
+
+    fn fill(&mut self, want: usize) -> Result<()> {
+        let start = self.pending.len();
+        self.pending.resize(start + want, 0);
+        let mut got = 0;
+        while got < want {
+            let n = self
+                .file
+                .read(&mut self.pending[start + got..])
+                .map_err(|e| Error::io(&self.path, e))?;
+            if n == 0 {
+                self.eof = true;
+                break;
+            }
+            got += n;
+        }
+        self.pending.truncate(start + got);
+        Ok(())
+    }
+
+    /// Parse every remaining row with `parser`, in parallel when `parallel`.
+    /// `progress` gets the bytes consumed so far after each block.
+    ///
+    /// # Errors
+    /// The first fatal problem in file order.
+    pub fn parse_all(
+        mut self,
+        parser: &dyn RowParser,
+        parallel: bool,
+        progress: &dyn Fn(u64),
+    ) -> Result<Parsed> {
+        let mut out = Parsed::default();
+        out.table.add_input(&self.input_name);
+        loop {
+            if !self.eof {
+                self.fill(BLOCK_BYTES)?;
+            }
+            let cut = match last_line_end_outside_quotes(&self.pending) {
+                _ if self.eof => self.pending.len(),
+                Some(cut) => cut,
+                None if self.pending.len() > MAX_LINE_BYTES => {
+                    return Err(Error::malformed(
+                        &self.path,
+                        self.next_line,
+                        "-",
+                        "no line end within 64 MiB (an unclosed quote or a huge field)",
+                    ));
+                }
+                None => continue,
+            };
+            let block: Vec<u8> = self.pending.drain(..cut).collect();
+            let chunks = if parallel {
+                split_chunks(&block, rayon::current_num_threads() * 2)
+            } else {
+                vec![(0, block.len())]
+            };
+            let mut first_lines = Vec::with_capacity(chunks.len());
+            let mut line = self.next_line;
+            for &(start, end) in &chunks {
+                first_lines.push(line);
+                line += memchr::memchr_iter(b'\n', &block[start..end]).count() as u64;
+            }
+            let ctx = ChunkContext {
+                path: &self.path,
+                input_name: &self.input_name,
+                columns: &self.columns,
+                parser,
+            };
+            let results: Vec<Result<Parsed>> = chunks
+                .par_iter()
+                .zip(first_lines.par_iter())
+                .map(|(&(start, end), &first_line)| ctx.parse_chunk(&block[start..end], first_line))
+                .collect();
+            for part in results {
+                let part = part?;
+                out.table.append(&part.table);
+                out.rejects.extend(part.rejects);
+                out.rows_read += part.rows_read;
+            }
+            self.next_line = line;
+            self.bytes_done += block.len() as u64;
+            progress(self.bytes_done);
+            if self.eof && self.pending.is_empty() {
+                break;
+            }
+        }
+        Ok(out)
+    }
+}
+
+struct ChunkContext<'a> {
+    path: &'a Path,
+    input_name: &'a str,
+    columns: &'a [String],
+    parser: &'a dyn RowParser,
+}
+
+impl ChunkContext<'_> {
+    fn parse_chunk(&self, bytes: &[u8], first_line: u64) -> Result<Parsed> {
+        let mut out = Parsed::default();
+        out.table.add_input(self.input_name);
+        let mut reader = csv::ReaderBuilder::new()
+            .has_headers(false)
+            .flexible(true)
+            .from_reader(bytes);
+        let mut record = ByteRecord::new();
+        loop {
+            let line_guess = first_line + reader.position().line().saturating_sub(1);
+            match reader.read_byte_record(&mut record) {
+                Ok(false) => break,
+                Ok(true) => {}
+                Err(e) => return Err(Error::malformed(self.path, line_guess, "-", e.to_string())),
+            }
+            let line = first_line + record.position().map_or(1, csv::Position::line) - 1;
+            out.rows_read += 1;
+            let row = Row {
+                record: &record,
+                line,
+                path: self.path,
+                columns: self.columns,
+            };
+            let outcome = if record.len() == self.columns.len() {
+                self.parser.parse(&row)
+            } else {
+                Err(RowError::Reject(Rejection::new(
+                    RejectReason::WrongFieldCount,
+                    format!(
+                        "{} fields where the header has {}",
+                        record.len(),
+                        self.columns.len()
+                    ),
+                )))
+            };
+            let checked = outcome.and_then(|p| match check_link(&p.link) {
+                Ok(()) => Ok(p),
+                Err(r) => Err(RowError::Reject(r)),
+            });
+            match checked {
+                Ok(p) => {
+                    let tx = p.tx_id.map(|s| out.table.tx_ids.intern(s));
+                    let rx = p.rx_id.map(|s| out.table.rx_ids.intern(s));
+                    let reason = p.invalid_reason.map(|s| out.table.reasons.intern(s));
+                    out.table.push_coded(&p.link, tx, rx, reason, line);
+                }
+                Err(RowError::Reject(r)) => out.rejects.push(Reject {
+                    input: self.input_name.to_owned(),
+                    row: line.to_string(),
+                    reason: r.reason,
+                    detail: r.detail,
+                    original: record_as_line(&record),
+                }),
+                Err(RowError::Fatal(e)) => return Err(e),
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// The record written back as one CSV line, quoted where needed.
+pub(crate) fn record_as_line(record: &ByteRecord) -> String {
+    let mut writer = csv::WriterBuilder::new()
+        .terminator(csv::Terminator::Any(b'\n'))
+        .from_writer(Vec::new());
+    if writer.write_byte_record(record).is_err() {
+        return String::new();
+    }
+    let bytes = writer.into_inner().unwrap_or_default();
+    String::from_utf8_lossy(&bytes)
+        .trim_end_matches('\n')
+        .to_owned()
+}
+
+/// The position just after the last `\n` that lies outside quotes.
+fn last_line_end_outside_quotes(buf: &[u8]) -> Option<usize> {
+    let mut odd = memchr::memchr_iter(b'"', buf).count() % 2 == 1;
+    for i in (0..buf.len()).rev() {
+        match buf[i] {
+            b'"' => odd = !odd,
+            b'\n' if !odd => return Some(i + 1),
+            _ => {}
+        }
+    }
+    None
+}
+
+/// Cut `block` (which ends at a line end) into about `n` pieces at line ends
+/// outside quotes; returns (start, end) byte ranges covering it in order.
+fn split_chunks(block: &[u8], n: usize) -> Vec<(usize, usize)> {
+    let n = n.max(1);
+    let mut cuts = vec![0];
+    for j in 1..n {
+        let target = (block.len() * j / n).max(*cuts.last().unwrap_or(&0));
+        let mut odd = memchr::memchr_iter(b'"', &block[..target]).count() % 2 == 1;
+        let mut cut = None;
+        for (i, &b) in block.iter().enumerate().skip(target) {
+            match b {
+                b'"' => odd = !odd,
+                b'\n' if !odd => {
+                    cut = Some(i + 1);
+                    break;
+                }
+                _ => {}
+            }
+        }
+        match cut {
+            Some(c) if c < block.len() => cuts.push(c),
+            _ => break,
+        }
+    }
+    cuts.dedup();
+    let mut ranges: Vec<(usize, usize)> = cuts.windows(2).map(|w| (w[0], w[1])).collect();
+    let last = *cuts.last().unwrap_or(&0);
+    if last < block.len() || ranges.is_empty() {
+        ranges.push((last, block.len()));
+    }
+    ranges
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn chunks_cover_the_block_and_respect_quotes() {
+        let block = b"a,b\n\"x\ny\",2\nc,3\nd,4\ne,5\n";
+        for n in 1..8 {
+            let ranges = split_chunks(block, n);
+            assert_eq!(ranges.first().map(|r| r.0), Some(0));
+            assert_eq!(ranges.last().map(|r| r.1), Some(block.len()));
+            for w in ranges.windows(2) {
+                assert_eq!(w[0].1, w[1].0);
+            }
+            for &(s, _) in &ranges {
+                // No chunk starts inside the quoted field "x\ny".
+                assert_ne!(s, 6, "{ranges:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn last_line_end_skips_quoted_newlines() {
+        assert_eq!(last_line_end_outside_quotes(b"a\nb\"c\nd"), Some(2));
+        assert_eq!(last_line_end_outside_quotes(b"abc"), None);
+        assert_eq!(last_line_end_outside_quotes(b"a\n\"b\nc\"\n"), Some(8));
+    }
+}

@@ -1,0 +1,179 @@
+//! The checks every link passes, whatever its source.
+
+use hexcover_core::{Link, MAX_LINK_DISTANCE_M, RSSI_RANGE_DBM, SNR_RANGE_DB, lat_lon_problem};
+
+use crate::{RejectReason, Rejection};
+
+/// Check a parsed link; `Err` says why it must be rejected.
+///
+/// # Errors
+/// The first failed check, in the order: positions, RSSI, SNR, distance.
+pub fn check_link(link: &Link) -> Result<(), Rejection> {
+    check_position("tx", link.tx_lat, link.tx_lon)?;
+    check_position("rx", link.rx_lat, link.rx_lon)?;
+    match link.rssi_dbm {
+        Some(rssi) if !(RSSI_RANGE_DBM.0..=RSSI_RANGE_DBM.1).contains(&rssi) => {
+            return Err(Rejection::new(
+                RejectReason::RssiOutOfRange,
+                format!("rssi_dbm = {rssi} is outside [-150, 0] dBm"),
+            ));
+        }
+        None if link.heard => {
+            return Err(Rejection::new(
+                RejectReason::MissingField,
+                "rssi_dbm is missing on a heard link",
+            ));
+        }
+        _ => {}
+    }
+    if let Some(snr) = link.snr_db
+        && !(SNR_RANGE_DB.0..=SNR_RANGE_DB.1).contains(&snr)
+    {
+        return Err(Rejection::new(
+            RejectReason::SnrOutOfRange,
+            format!("snr_db = {snr} is outside [-40, 40] dB"),
+        ));
+    }
+    let distance_m = link.distance_m();
+    if distance_m > MAX_LINK_DISTANCE_M {
+        return Err(Rejection::new(
+            RejectReason::DistanceOver100Km,
+            format!(
+                "transmitter and receiver are {:.1} km apart",
+                distance_m / 1000.0
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// Check one end's position; `end` is `tx` or `rx`.
+///
+/// # Errors
+/// `NoGpsFix` for exactly 0/0, the end's out-of-range reason otherwise.
+pub fn check_position(end: &str, lat: f64, lon: f64) -> Result<(), Rejection> {
+    let Some(problem) = lat_lon_problem(lat, lon) else {
+        return Ok(());
+    };
+    let reason = if lat == 0.0 && lon == 0.0 {
+        RejectReason::NoGpsFix
+    } else if end == "tx" {
+        RejectReason::TxPositionOutOfRange
+    } else {
+        RejectReason::RxPositionOutOfRange
+    };
+    Err(Rejection::new(
+        reason,
+        format!("{end}_lat/{end}_lon = {lat}/{lon}: {problem}"),
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ok_link() -> Link {
+        Link::heard(48.4166, 10.0269, 48.4309, 10.0183, -89.0)
+    }
+
+    #[test]
+    fn a_good_link_passes() {
+        assert_eq!(check_link(&ok_link()), Ok(()));
+    }
+
+    #[test]
+    fn each_rule_rejects_with_its_reason() {
+        let cases = [
+            (
+                Link {
+                    tx_lat: 0.0,
+                    tx_lon: 0.0,
+                    ..ok_link()
+                },
+                RejectReason::NoGpsFix,
+            ),
+            (
+                Link {
+                    tx_lat: 91.0,
+                    ..ok_link()
+                },
+                RejectReason::TxPositionOutOfRange,
+            ),
+            (
+                Link {
+                    rx_lon: 190.0,
+                    ..ok_link()
+                },
+                RejectReason::RxPositionOutOfRange,
+            ),
+            (
+                Link {
+                    rssi_dbm: Some(3.0),
+                    ..ok_link()
+                },
+                RejectReason::RssiOutOfRange,
+            ),
+            (
+                Link {
+                    rssi_dbm: Some(-151.0),
+                    ..ok_link()
+                },
+                RejectReason::RssiOutOfRange,
+            ),
+            (
+                Link {
+                    rssi_dbm: None,
+                    ..ok_link()
+                },
+                RejectReason::MissingField,
+            ),
+            (
+                Link {
+                    snr_db: Some(41.0),
+                    ..ok_link()
+                },
+                RejectReason::SnrOutOfRange,
+            ),
+            (
+                Link {
+                    rx_lat: 49.5,
+                    ..ok_link()
+                },
+                RejectReason::DistanceOver100Km,
+            ),
+        ];
+        for (link, reason) in cases {
+            assert_eq!(
+                check_link(&link).map_err(|r| r.reason),
+                Err(reason),
+                "{link:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_non_reception_needs_no_rssi() {
+        let link = Link {
+            rssi_dbm: None,
+            heard: false,
+            ..ok_link()
+        };
+        assert_eq!(check_link(&link), Ok(()));
+    }
+
+    #[test]
+    fn range_edges_are_inside() {
+        let link = Link {
+            rssi_dbm: Some(-150.0),
+            snr_db: Some(40.0),
+            ..ok_link()
+        };
+        assert_eq!(check_link(&link), Ok(()));
+        let link = Link {
+            rssi_dbm: Some(0.0),
+            snr_db: Some(-40.0),
+            ..ok_link()
+        };
+        assert_eq!(check_link(&link), Ok(()));
+    }
+}
