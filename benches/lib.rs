@@ -1,1 +1,90 @@
-//! benches
+//! Shared helpers of hexcover's criterion benchmarks: each stage is measured
+//! beside its baseline in the same run (see BENCHMARKS.md).
+
+// A benchmark whose input fails is broken: panicking with the reason is right here.
+#![allow(clippy::expect_used, clippy::unwrap_used)]
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+use hexcover_ingest::{IngestOptions, NoProgress, aggregate, ingest};
+
+/// What one run of the end-to-end ingest produced.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PipelineCounts {
+    /// Rows read.
+    pub rows_read: u64,
+    /// Links accepted.
+    pub accepted: u64,
+    /// Hexes written.
+    pub hexes: usize,
+}
+
+/// hexcover's end-to-end ingest as the CLI runs it: CSV → validate → H3 →
+/// aggregate → `rejects.csv`, `links.parquet`, GeoParquet hexes at `res`.
+///
+/// # Panics
+/// On any error: a benchmark input that fails is a broken benchmark.
+#[must_use]
+pub fn hexcover_pipeline(input: &Path, out: &Path, res: h3o::Resolution) -> PipelineCounts {
+    std::fs::create_dir_all(out).expect("create output dir");
+    let ingested = ingest(
+        &[input.to_path_buf()],
+        &IngestOptions::default(),
+        &NoProgress,
+    )
+    .expect("ingest");
+    let hexes = aggregate(&ingested.links, &[res]).expect("aggregate");
+    hexcover_ingest::write_rejects_csv(&out.join("rejects.csv"), &ingested.rejects)
+        .expect("rejects");
+    hexcover_export::write_links_parquet(&out.join("links.parquet"), &ingested.links)
+        .expect("links");
+    let name = format!("hexes_res{}.parquet", u8::from(res));
+    hexcover_export::write_hexes_geoparquet(&out.join(name), &hexes[0]).expect("hexes");
+    PipelineCounts {
+        rows_read: ingested.summary.rows_read,
+        accepted: ingested.summary.accepted,
+        hexes: hexes[0].len(),
+    }
+}
+
+/// The Python baseline (polars + polars-h3), run `iters` times in one
+/// interpreter; returns the pipeline time it measured itself (interpreter
+/// start and imports excluded, as criterion excludes process start for us).
+///
+/// # Panics
+/// When the baseline fails or prints no timing.
+#[must_use]
+pub fn python_pipeline(python: &Path, input: &Path, out: &Path, iters: u64) -> Duration {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("python/ingest_baseline.py");
+    let output = Command::new(python)
+        .arg(&script)
+        .arg(input)
+        .arg(out)
+        .arg("--repeat")
+        .arg(iters.to_string())
+        .output()
+        .expect("run the Python baseline");
+    assert!(
+        output.status.success(),
+        "baseline failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let line = stdout
+        .lines()
+        .rev()
+        .find(|l| l.contains("seconds_total"))
+        .expect("timing line");
+    let value: serde_json::Value = serde_json::from_str(line).expect("timing JSON");
+    Duration::from_secs_f64(value["seconds_total"].as_f64().expect("seconds_total"))
+}
+
+/// A benchmark input named by an environment variable, if it exists.
+#[must_use]
+pub fn input_from_env(var: &str) -> Option<PathBuf> {
+    std::env::var_os(var)
+        .map(PathBuf::from)
+        .filter(|p| p.exists())
+}

@@ -147,7 +147,10 @@ def assert_columns_equal(merged: pd.DataFrame, column: str, tolerance: float | N
 
 
 def geo_metadata(path: Path) -> dict:
-    metadata = pq.read_schema(path).metadata or {}
+    # The file-level key-value metadata, which GeoParquet readers (GeoPandas,
+    # GDAL/QGIS, DuckDB, Sedona) read; pyarrow's Arrow-schema view of it is
+    # separate and not where the specification puts the key.
+    metadata = pq.ParquetFile(path).metadata.metadata or {}
     assert b"geo" in metadata, f"{path.name} has no 'geo' key in its Parquet metadata"
     return json.loads(metadata[b"geo"])
 

@@ -80,6 +80,8 @@ fn link_frame(links: &LinkTable) -> PolarsResult<DataFrame> {
 
 fn hex_frame(df: DataFrame) -> PolarsResult<DataFrame> {
     let heard_rx = col("rx").filter(col("heard").and(col("rx").is_not_null()));
+    // Links that can name the best receiver: an RSSI and a receiver id.
+    let rated = col("rssi").is_not_null().and(col("rx").is_not_null());
     let best_order = SortMultipleOptions::default()
         .with_order_descending_multi([true, false])
         .with_nulls_last(true);
@@ -103,8 +105,11 @@ fn hex_frame(df: DataFrame) -> PolarsResult<DataFrame> {
             col("rssi").max().alias("rssi_max"),
             col("snr").mean().alias("snr_mean"),
             col("rx")
-                .filter(col("rssi").is_not_null().and(col("rx").is_not_null()))
-                .sort_by([col("rssi"), col("rx")], best_order)
+                .filter(rated.clone())
+                .sort_by(
+                    [col("rssi").filter(rated.clone()), col("rx").filter(rated)],
+                    best_order,
+                )
                 .first()
                 .alias("best_rx"),
             col("time").min().alias("first_seen"),

@@ -374,14 +374,17 @@ impl ChunkContext<'_> {
             .flexible(true)
             .from_reader(bytes);
         let mut record = ByteRecord::new();
+        let mut lines = LineCounter::new(bytes, first_line);
         loop {
-            let line_guess = first_line + reader.position().line().saturating_sub(1);
             match reader.read_byte_record(&mut record) {
                 Ok(false) => break,
                 Ok(true) => {}
-                Err(e) => return Err(Error::malformed(self.path, line_guess, "-", e.to_string())),
+                Err(e) => {
+                    let line = lines.line_at(reader.position().byte());
+                    return Err(Error::malformed(self.path, line, "-", e.to_string()));
+                }
             }
-            let line = first_line + record.position().map_or(1, csv::Position::line) - 1;
+            let line = lines.line_of(&record);
             out.rows_read += 1;
             let row = Row {
                 record: &record,
@@ -423,6 +426,45 @@ impl ChunkContext<'_> {
             }
         }
         Ok(out)
+    }
+}
+
+/// The 1-based line where each record of a buffer starts. csv's own
+/// positions lag one line behind after CRLF line ends, so lines are counted
+/// here, incrementally (records come in order).
+pub(crate) struct LineCounter<'b> {
+    bytes: &'b [u8],
+    counted_to: usize,
+    line: u64,
+}
+
+impl<'b> LineCounter<'b> {
+    /// `first_line` is the line of `bytes[0]`.
+    pub fn new(bytes: &'b [u8], first_line: u64) -> Self {
+        Self {
+            bytes,
+            counted_to: 0,
+            line: first_line,
+        }
+    }
+
+    /// The line at byte offset `byte`, skipping line ends left before a record.
+    pub fn line_at(&mut self, byte: u64) -> u64 {
+        let mut at = usize::try_from(byte)
+            .unwrap_or(self.bytes.len())
+            .clamp(self.counted_to, self.bytes.len());
+        while at < self.bytes.len() && matches!(self.bytes[at], b'\r' | b'\n') {
+            at += 1;
+        }
+        self.line += memchr::memchr_iter(b'\n', &self.bytes[self.counted_to..at]).count() as u64;
+        self.counted_to = at;
+        self.line
+    }
+
+    /// The line where `record` starts.
+    pub fn line_of(&mut self, record: &ByteRecord) -> u64 {
+        let byte = record.position().map_or(self.counted_to as u64, csv::Position::byte);
+        self.line_at(byte)
     }
 }
 
@@ -504,6 +546,27 @@ mod tests {
                 // No chunk starts inside the quoted field "x\ny".
                 assert_ne!(s, 6, "{ranges:?}");
             }
+        }
+    }
+
+    #[test]
+    fn line_numbers_hold_with_crlf_blank_lines_and_quoted_newlines() {
+        for bytes in [
+            &b"h\r\na\r\nb\r\n\r\nc\r\n\"d\r\nd\"\r\ne\r\n"[..],
+            &b"h\na\nb\n\nc\n\"d\nd\"\ne\n"[..],
+        ] {
+            let mut reader = csv::ReaderBuilder::new().has_headers(false).from_reader(bytes);
+            let mut lines = LineCounter::new(bytes, 1);
+            let mut record = ByteRecord::new();
+            let mut got = Vec::new();
+            while reader.read_byte_record(&mut record).unwrap() {
+                got.push((lines.line_of(&record), String::from_utf8_lossy(&record[0]).into_owned()));
+            }
+            let want: Vec<(u64, String)> = [(1, "h"), (2, "a"), (3, "b"), (5, "c"), (6, "d\r\nd"), (8, "e")]
+                .iter()
+                .map(|&(l, s)| (l, if bytes.contains(&b'\r') { s.to_owned() } else { s.replace('\r', "") }))
+                .collect();
+            assert_eq!(got, want);
         }
     }
 

@@ -7,7 +7,7 @@ use std::path::Path;
 use hexcover_core::{Link, Site};
 use serde_json::Value;
 
-use crate::csvread::{Parsed, RowError};
+use crate::csvread::{LineCounter, Parsed, RowError};
 use crate::json::{Record, at_path, cell_centre, read_json, records, spreading_factor};
 use crate::validate::{check_link, check_position};
 use crate::{Error, Reject, RejectReason, Rejection, Result};
@@ -203,8 +203,9 @@ pub struct DevicePositions {
 /// # Errors
 /// Unreadable files, a missing column, or a row whose position is not valid.
 pub fn read_device_positions(path: &Path) -> Result<HashMap<String, (f64, f64)>> {
-    let mut reader =
-        csv::Reader::from_path(path).map_err(|e| Error::io(path, std::io::Error::other(e)))?;
+    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+    let mut reader = csv::Reader::from_reader(bytes.as_slice());
+    let mut lines = LineCounter::new(&bytes, 1);
     let headers = reader
         .headers()
         .map_err(|e| Error::malformed(path, 1, "-", e.to_string()))?
@@ -221,7 +222,7 @@ pub fn read_device_positions(path: &Path) -> Result<HashMap<String, (f64, f64)>>
     let mut out = HashMap::new();
     for record in reader.records() {
         let record = record.map_err(|e| Error::malformed(path, 0, "-", e.to_string()))?;
-        let line = record.position().map_or(0, csv::Position::line);
+        let line = lines.line_at(record.position().map_or(0, csv::Position::byte));
         let number = |i: usize, name: &str| {
             record
                 .get(i)

@@ -6,7 +6,7 @@ use std::path::Path;
 
 use hexcover_core::{Link, Site};
 
-use crate::csvread::{CsvFile, ParsedRow, Row, RowError, RowParser, record_as_line};
+use crate::csvread::{CsvFile, LineCounter, ParsedRow, Row, RowError, RowParser, record_as_line};
 use crate::validate::check_position;
 use crate::{Error, Format, InputSummary, Reject, RejectReason, Rejection, Result};
 
@@ -29,11 +29,12 @@ pub(crate) fn read_gateways(path: &Path, input_name: &str) -> Result<Gateways> {
     let (id_col, lat_col, lon_col) = (required("gateway_id")?, required("lat")?, required("lon")?);
     let name_col = file.column("name");
     let columns = file.columns.clone();
+    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
     let mut reader = csv::ReaderBuilder::new()
         .has_headers(true)
         .flexible(true)
-        .from_path(path)
-        .map_err(|e| Error::io(path, std::io::Error::other(e)))?;
+        .from_reader(bytes.as_slice());
+    let mut lines = LineCounter::new(&bytes, 1);
     let mut out = Gateways {
         sites: Vec::new(),
         rejects: Vec::new(),
@@ -45,9 +46,12 @@ pub(crate) fn read_gateways(path: &Path, input_name: &str) -> Result<Gateways> {
         match reader.read_byte_record(&mut record) {
             Ok(false) => break,
             Ok(true) => {}
-            Err(e) => return Err(Error::malformed(path, 0, "-", e.to_string())),
+            Err(e) => {
+                let line = lines.line_at(reader.position().byte());
+                return Err(Error::malformed(path, line, "-", e.to_string()));
+            }
         }
-        let line = record.position().map_or(0, csv::Position::line);
+        let line = lines.line_of(&record);
         out.summary.rows_read += 1;
         let row = Row {
             record: &record,

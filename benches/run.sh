@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# make bench: every benchmark beside its baseline, in one invocation.
+# Prints criterion's figures and a peak-memory table; see BENCHMARKS.md.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+SHARED=${SHARED:-../shared}
+PY=${PY:-.venv/bin/python}
+WORK=target/bench-data
+ROWS=${SYNTH_ROWS:-10000000}
+mkdir -p "$WORK"
+
+echo "== building (release)"
+cargo build --release -p hexcover
+HEX=target/release/hexcover
+
+echo "== inputs"
+# Real: the Ulm drive test's accepted links, in the link-table CSV layout, so
+# both pipelines read the same file.
+"$HEX" ingest "$SHARED/data/ulm-ttn-2021/measurements.csv" \
+  --gateways "$SHARED/data/ulm-ttn-2021/gateways.csv" --out "$WORK/ulm" --quiet
+"$PY" - "$WORK/ulm/links.parquet" "$WORK/ulm-links.csv" <<'PYEOF'
+import sys, polars as pl
+cols = ["tx_lat","tx_lon","rx_lat","rx_lon","rssi_dbm","snr_db","freq_mhz",
+        "spreading_factor","time_unix_ms","tx_id","rx_id"]
+pl.read_parquet(sys.argv[1]).select(cols).write_csv(sys.argv[2])
+PYEOF
+# Synthetic (named so everywhere): a 10-million-row link table.
+SYNTH="$WORK/synthetic-links-$ROWS.csv"
+[ -s "$SYNTH" ] || "$PY" benches/python/gen_synthetic_links.py "$SYNTH" --rows "$ROWS" --seed 1
+ls -l "$WORK/ulm-links.csv" "$SYNTH"
+
+echo "== criterion: hexcover beside Python polars + polars-h3"
+HEXCOVER_BENCH_PYTHON="$PY" HEXCOVER_BENCH_ULM_LINKS="$WORK/ulm-links.csv" \
+HEXCOVER_BENCH_SYNTH_LINKS="$SYNTH" \
+  cargo bench -p hexcover-benches --bench ingest
+
+echo "== peak memory, one run each on the synthetic file (/usr/bin/time -v)"
+measure() { # name, command...
+  local name=$1; shift
+  /usr/bin/time -v "$@" > "$WORK/$name.stdout" 2> "$WORK/$name.time"
+  local rss wall
+  rss=$(awk -F: '/Maximum resident set size/ {gsub(/ /,"",$2); print $2}' "$WORK/$name.time")
+  wall=$(awk '/Elapsed \(wall clock\)/ {print $NF}' "$WORK/$name.time")
+  printf "%-28s peak RSS %8.1f MiB   wall %s\n" "$name" "$(awk -v k="$rss" 'BEGIN {print k/1024}')" "$wall"
+}
+rm -rf "$WORK/mem-hexcover" "$WORK/mem-python"
+measure hexcover-cli "$HEX" ingest "$SYNTH" --out "$WORK/mem-hexcover" --quiet
+measure python-polars-h3 "$PY" benches/python/ingest_baseline.py "$SYNTH" "$WORK/mem-python"
+echo "machine: $(nproc) cores, $(free -g | awk '/Mem:/ {print $2}') GiB, $(lscpu | awk -F: '/Model name/ {gsub(/^ +/,"",$2); print $2}')"
