@@ -23,10 +23,22 @@ fn main() -> std::process::ExitCode {
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(err) => {
-            // One line: the error and its causes, like ripgrep.
-            let chain: Vec<String> = err.chain().map(ToString::to_string).collect();
-            eprintln!("hexcover: error: {}", chain.join(": "));
+            eprintln!("hexcover: error: {}", one_line(&err));
             std::process::ExitCode::FAILURE
         }
     }
+}
+
+/// The error and those of its causes that its message does not already
+/// include (our error types print their source inline), on one line.
+fn one_line(err: &anyhow::Error) -> String {
+    let mut line = err.to_string();
+    for cause in err.chain().skip(1) {
+        let cause = cause.to_string();
+        if !line.contains(&cause) {
+            line.push_str(": ");
+            line.push_str(&cause);
+        }
+    }
+    line.replace('\n', " ")
 }

@@ -82,9 +82,6 @@ fn hex_frame(df: DataFrame) -> PolarsResult<DataFrame> {
     let heard_rx = col("rx").filter(col("heard").and(col("rx").is_not_null()));
     // Links that can name the best receiver: an RSSI and a receiver id.
     let rated = col("rssi").is_not_null().and(col("rx").is_not_null());
-    let best_order = SortMultipleOptions::default()
-        .with_order_descending_multi([true, false])
-        .with_nulls_last(true);
     df.lazy()
         .group_by([col("cell")])
         .agg([
@@ -104,13 +101,15 @@ fn hex_frame(df: DataFrame) -> PolarsResult<DataFrame> {
                 .alias("rssi_p90"),
             col("rssi").max().alias("rssi_max"),
             col("snr").mean().alias("snr_mean"),
+            // The strongest receiver, ties to the smallest id (rank): the
+            // smallest rank among the rated links at the hex's best RSSI.
             col("rx")
-                .filter(rated.clone())
-                .sort_by(
-                    [col("rssi").filter(rated.clone()), col("rx").filter(rated)],
-                    best_order,
+                .filter(
+                    rated
+                        .clone()
+                        .and(col("rssi").eq(col("rssi").filter(rated).max())),
                 )
-                .first()
+                .min()
                 .alias("best_rx"),
             col("time").min().alias("first_seen"),
             col("time").max().alias("last_seen"),
@@ -241,6 +240,20 @@ mod tests {
             "tie at -80 dBm goes to the smallest id"
         );
         assert_eq!(h.snr_mean_db, None);
+    }
+
+    #[test]
+    fn hexes_without_receiver_ids_have_no_best_receiver() {
+        let mut t = table(&[(48.4166, 10.0269, Some(-100.0), "a")]);
+        // A second hex whose only link has no receiver id.
+        t.push(&Link::heard(48.38, 10.01, 48.43, 10.02, -90.0), 3);
+        let hexes = aggregate(&t, &[Resolution::Nine]).unwrap();
+        let by_best: Vec<Option<&str>> = hexes[0].iter().map(|h| h.best_rx_id.as_deref()).collect();
+        assert_eq!(hexes[0].len(), 2);
+        assert!(by_best.contains(&Some("a")) && by_best.contains(&None), "{by_best:?}");
+        let without = hexes[0].iter().find(|h| h.best_rx_id.is_none()).unwrap();
+        assert_eq!(without.n_receivers, None);
+        assert_eq!(without.rssi_max_dbm, Some(-90.0));
     }
 
     #[test]

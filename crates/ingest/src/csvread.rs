@@ -246,20 +246,10 @@ impl CsvFile {
             })?;
             this.columns.push(name.trim().to_owned());
         }
-        if this.columns.len() == 1 {
-            let only = &this.columns[0];
-            for (sep, sep_name) in [(';', "semicolon"), ('\t', "tab"), ('|', "pipe")] {
-                if only.contains(sep) {
-                    return Err(Error::malformed(
-                        path,
-                        1,
-                        only,
-                        format!(
-                            "the header is {sep_name}-separated; hexcover reads comma-separated CSV"
-                        ),
-                    ));
-                }
-            }
+        if this.columns.len() == 1
+            && let Some(message) = delimiter_problem(&this.columns[0])
+        {
+            return Err(Error::malformed(path, 1, &this.columns[0], message));
         }
         Ok(this)
     }
@@ -318,6 +308,18 @@ impl CsvFile {
                 }
                 None => continue,
             };
+            if self.eof
+                && let Some(offset) = unclosed_quote(&self.pending[..cut])
+            {
+                let line = self.next_line
+                    + memchr::memchr_iter(b'\n', &self.pending[..offset]).count() as u64;
+                return Err(Error::malformed(
+                    &self.path,
+                    line,
+                    "-",
+                    "a quote opened here is never closed (the rest of the file would be one field)",
+                ));
+            }
             let block: Vec<u8> = self.pending.drain(..cut).collect();
             let chunks = if parallel {
                 split_chunks(&block, rayon::current_num_threads() * 2)
@@ -386,6 +388,7 @@ impl ChunkContext<'_> {
             }
             let line = lines.line_of(&record);
             out.rows_read += 1;
+            check_fields(&record, self.columns, self.path, line)?;
             let row = Row {
                 record: &record,
                 line,
@@ -429,6 +432,16 @@ impl ChunkContext<'_> {
     }
 }
 
+/// Why a one-column header is probably not comma-separated, if it is not.
+pub(crate) fn delimiter_problem(header: &str) -> Option<String> {
+    [(';', "semicolon"), ('\t', "tab"), ('|', "pipe")]
+        .into_iter()
+        .find(|(sep, _)| header.contains(*sep))
+        .map(|(_, name)| {
+            format!("the header is {name}-separated; hexcover reads comma-separated CSV")
+        })
+}
+
 /// The 1-based line where each record of a buffer starts. csv's own
 /// positions lag one line behind after CRLF line ends, so lines are counted
 /// here, incrementally (records come in order).
@@ -463,9 +476,45 @@ impl<'b> LineCounter<'b> {
 
     /// The line where `record` starts.
     pub fn line_of(&mut self, record: &ByteRecord) -> u64 {
-        let byte = record.position().map_or(self.counted_to as u64, csv::Position::byte);
+        let byte = record
+            .position()
+            .map_or(self.counted_to as u64, csv::Position::byte);
         self.line_at(byte)
     }
+}
+
+/// Every field of a record, read or not, must be valid UTF-8 and at most
+/// 64 KiB: a file that breaks this is malformed whatever its columns mean.
+pub(crate) fn check_fields(
+    record: &ByteRecord,
+    columns: &[String],
+    path: &Path,
+    line: u64,
+) -> Result<()> {
+    for (i, field) in record.iter().enumerate() {
+        let name = || {
+            columns
+                .get(i)
+                .map_or_else(|| format!("column {}", i + 1), Clone::clone)
+        };
+        if field.len() > MAX_FIELD_BYTES {
+            return Err(Error::malformed(
+                path,
+                line,
+                &name(),
+                format!("field is {} bytes, more than the 64 KiB limit", field.len()),
+            ));
+        }
+        if let Err(e) = std::str::from_utf8(field) {
+            return Err(Error::malformed(
+                path,
+                line,
+                &name(),
+                format!("not valid UTF-8 (byte {} of the field)", e.valid_up_to()),
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// The record written back as one CSV line, quoted where needed.
@@ -493,6 +542,14 @@ fn last_line_end_outside_quotes(buf: &[u8]) -> Option<usize> {
         }
     }
     None
+}
+
+/// The offset of a quote that is never closed, if the buffer has one (an odd
+/// number of quotes: the last one opens a field that never ends).
+fn unclosed_quote(buf: &[u8]) -> Option<usize> {
+    let mut quotes = memchr::memchr_iter(b'"', buf);
+    let count = quotes.by_ref().count();
+    (count % 2 == 1).then(|| memchr::memrchr(b'"', buf).unwrap_or(0))
 }
 
 /// Cut `block` (which ends at a line end) into about `n` pieces at line ends
@@ -555,19 +612,46 @@ mod tests {
             &b"h\r\na\r\nb\r\n\r\nc\r\n\"d\r\nd\"\r\ne\r\n"[..],
             &b"h\na\nb\n\nc\n\"d\nd\"\ne\n"[..],
         ] {
-            let mut reader = csv::ReaderBuilder::new().has_headers(false).from_reader(bytes);
+            let mut reader = csv::ReaderBuilder::new()
+                .has_headers(false)
+                .from_reader(bytes);
             let mut lines = LineCounter::new(bytes, 1);
             let mut record = ByteRecord::new();
             let mut got = Vec::new();
             while reader.read_byte_record(&mut record).unwrap() {
-                got.push((lines.line_of(&record), String::from_utf8_lossy(&record[0]).into_owned()));
+                got.push((
+                    lines.line_of(&record),
+                    String::from_utf8_lossy(&record[0]).into_owned(),
+                ));
             }
-            let want: Vec<(u64, String)> = [(1, "h"), (2, "a"), (3, "b"), (5, "c"), (6, "d\r\nd"), (8, "e")]
-                .iter()
-                .map(|&(l, s)| (l, if bytes.contains(&b'\r') { s.to_owned() } else { s.replace('\r', "") }))
-                .collect();
+            let want: Vec<(u64, String)> = [
+                (1, "h"),
+                (2, "a"),
+                (3, "b"),
+                (5, "c"),
+                (6, "d\r\nd"),
+                (8, "e"),
+            ]
+            .iter()
+            .map(|&(l, s)| {
+                (
+                    l,
+                    if bytes.contains(&b'\r') {
+                        s.to_owned()
+                    } else {
+                        s.replace('\r', "")
+                    },
+                )
+            })
+            .collect();
             assert_eq!(got, want);
         }
+    }
+
+    #[test]
+    fn unclosed_quotes_are_found() {
+        assert_eq!(unclosed_quote(b"a,b\n\"c\"\"d\",e\n"), None);
+        assert_eq!(unclosed_quote(b"a,b\nc,\"d\ne,f\n"), Some(6));
     }
 
     #[test]

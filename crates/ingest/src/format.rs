@@ -116,6 +116,11 @@ pub fn detect(path: &Path) -> Result<Format> {
     }
     let header = text.lines().next().unwrap_or_default();
     let columns: Vec<&str> = header.split(',').map(str::trim).collect();
+    if columns.len() == 1
+        && let Some(message) = crate::csvread::delimiter_problem(header)
+    {
+        return Err(Error::malformed(path, 1, header.trim(), message));
+    }
     let has = |names: &[&str]| names.iter().all(|n| columns.contains(n));
     if has(&LINK_COLUMNS) {
         Ok(Format::LinksCsv)

@@ -59,7 +59,7 @@ impl JsonOut {
 fn not_an_object(what: &str) -> RowError {
     RowError::Reject(Rejection::new(
         RejectReason::MalformedRecord,
-        format!("{what} is not a JSON object"),
+        format!("{what} does not have the expected JSON shape"),
     ))
 }
 
@@ -96,10 +96,23 @@ pub(crate) fn read_poc(path: &Path, input_name: &str) -> Result<Parsed> {
                 at: step_at.clone(),
                 path,
             };
+            // A step or witness list of the wrong shape is one rejected row,
+            // so that nothing disappears without a trace.
+            let witnesses = match step.get("witnesses") {
+                _ if !step.is_object() => {
+                    out.row(&beacon, Err(not_an_object("path entry")))?;
+                    continue;
+                }
+                None | Some(Value::Null) => continue, // a beacon nobody witnessed
+                Some(Value::Array(list)) => list,
+                Some(_) => {
+                    out.row(&beacon, Err(not_an_object("`witnesses` list")))?;
+                    continue;
+                }
+            };
             let tx = beaconer_position(&beacon);
             let tx_id = beacon.text("challengee").ok().flatten();
-            let witnesses = step.get("witnesses").and_then(Value::as_array);
-            for (wi, witness) in witnesses.into_iter().flatten().enumerate() {
+            for (wi, witness) in witnesses.iter().enumerate() {
                 let record = Record {
                     value: witness,
                     at: format!("{step_at}.witnesses[{wi}]"),
@@ -266,8 +279,20 @@ pub(crate) fn read_console(
         };
         let fcnt = body_record.number("fcnt").ok().flatten();
         let tx = device_position(&body_record, device.as_deref(), devices);
-        let hotspots = body.get("hotspots").and_then(Value::as_array);
-        for (hi, hotspot) in hotspots.into_iter().flatten().enumerate() {
+        let hotspots = match body.get("hotspots") {
+            None | Some(Value::Null) => continue,
+            Some(Value::Array(list)) => list,
+            Some(_) => {
+                let record = Record {
+                    value: body,
+                    at: format!("[{ei}].data.req.body"),
+                    path,
+                };
+                out.row(&record, Err(not_an_object("`hotspots` list")))?;
+                continue;
+            }
+        };
+        for (hi, hotspot) in hotspots.iter().enumerate() {
             let record = Record {
                 value: hotspot,
                 at: format!("[{ei}].data.req.body.hotspots[{hi}]"),

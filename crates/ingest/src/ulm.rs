@@ -59,7 +59,18 @@ pub(crate) fn read_gateways(path: &Path, input_name: &str) -> Result<Gateways> {
             path,
             columns: &columns,
         };
+        crate::csvread::check_fields(&record, &columns, path, line)?;
         let site = (|| -> std::result::Result<Site, RowError> {
+            if record.len() != columns.len() {
+                return Err(RowError::Reject(Rejection::new(
+                    RejectReason::WrongFieldCount,
+                    format!(
+                        "{} fields where the header has {}",
+                        record.len(),
+                        columns.len()
+                    ),
+                )));
+            }
             let id = row.required_text(id_col)?;
             let lat = row.required_number(lat_col)?;
             let lon = row.required_number(lon_col)?;
