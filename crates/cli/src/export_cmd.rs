@@ -74,11 +74,25 @@ pub fn run(args: &ExportArgs) -> Result<()> {
     }
     let out = args.out.clone().unwrap_or_else(|| args.study.clone());
     std::fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;
+    // links.parquet holds links that ingest accepted already: they are read
+    // back as they are, and anything that no longer validates is an error,
+    // not a silent drop that would make export disagree with ingest.
     let options = IngestOptions {
         format: Some(Format::LinksParquet),
+        find_duplicates: false,
         ..IngestOptions::default()
     };
-    let ingested = ingest(&[links_path], &options, &NoProgress)?;
+    let ingested = ingest(std::slice::from_ref(&links_path), &options, &NoProgress)?;
+    if let Some(first) = ingested.rejects.first() {
+        bail!(
+            "{}: {} links do not validate (first: row {}, {}: {}); re-run `hexcover ingest`",
+            links_path.display(),
+            ingested.rejects.len(),
+            first.row,
+            first.reason.code(),
+            first.detail
+        );
+    }
     let hexes = aggregate(&ingested.links, &resolutions)?;
     for (res, stats) in resolutions.iter().zip(&hexes) {
         for path in write_hexes(&out, *res, stats, &formats)? {

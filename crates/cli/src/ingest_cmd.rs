@@ -49,6 +49,7 @@ fn settings(args: &IngestArgs) -> Result<Settings> {
                 fixed,
             },
             parallel: !args.single_thread,
+            find_duplicates: true,
         },
         resolutions,
         formats,
@@ -60,6 +61,7 @@ pub fn run(args: &IngestArgs) -> Result<()> {
     let s = settings(args)?;
     std::fs::create_dir_all(&s.out).with_context(|| format!("creating {}", s.out.display()))?;
     let ingested = ingest(&s.inputs, &s.options, &Bar::new(s.quiet))?;
+    remove_previous_outputs(&s.out)?;
     let mut outputs: Vec<PathBuf> = Vec::new();
 
     let rejects = s.out.join("rejects.csv");
@@ -107,6 +109,28 @@ pub fn run(args: &IngestArgs) -> Result<()> {
             &outputs,
             &summary_path,
         );
+    }
+    Ok(())
+}
+
+/// Remove what an earlier ingest wrote into `dir`, so that no stale hexes or
+/// sites of another run sit beside the new links. Other files are left alone.
+fn remove_previous_outputs(dir: &Path) -> Result<()> {
+    for entry in std::fs::read_dir(dir).with_context(|| format!("reading {}", dir.display()))? {
+        let path = entry?.path();
+        let name = path
+            .file_name()
+            .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
+        let ours = matches!(
+            name.as_str(),
+            "summary.json" | "rejects.csv" | "links.parquet" | "sites.parquet"
+        ) || (name.starts_with("hexes_res")
+            && [".parquet", ".geojson", ".csv"]
+                .iter()
+                .any(|ext| name.ends_with(ext)));
+        if ours {
+            std::fs::remove_file(&path).with_context(|| format!("removing {}", path.display()))?;
+        }
     }
     Ok(())
 }

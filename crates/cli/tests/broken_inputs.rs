@@ -12,11 +12,12 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 /// The reason codes a reject may carry (`RejectReason::code`).
-const REASONS: [&str; 15] = [
+const REASONS: [&str; 16] = [
     "missing_field",
     "non_numeric",
     "wrong_field_count",
     "malformed_record",
+    "value_out_of_range",
     "tx_position_out_of_range",
     "rx_position_out_of_range",
     "no_gps_fix",

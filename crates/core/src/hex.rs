@@ -5,8 +5,10 @@ use crate::{Error, Result};
 
 /// Statistics of the links whose transmitter lies in one H3 cell.
 ///
-/// RSSI statistics are over heard links only; quantiles interpolate linearly
-/// between order statistics (pandas' and numpy's default).
+/// Receiver and signal statistics are over the links that were heard and
+/// that the source does not mark invalid (Helium witnesses with
+/// `is_valid: false` are counted in `n_invalid` only); quantiles interpolate
+/// linearly between order statistics (pandas' and numpy's default).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct HexStats {
     /// The H3 cell.
@@ -15,10 +17,12 @@ pub struct HexStats {
     pub n_links: u64,
     /// Heard links.
     pub n_heard: u64,
+    /// Links the source marks invalid (kept, but left out of the statistics).
+    pub n_invalid: u64,
     /// Distinct transmitter ids; `None` where no link in the cell has one
     /// (the Ulm drive test publishes no tracker ids).
     pub n_transmitters: Option<u64>,
-    /// Distinct receiver ids among the heard links; `None` where none has one.
+    /// Distinct receiver ids among the heard, valid links; `None` where none has one.
     pub n_receivers: Option<u64>,
     /// Mean of the RSSI values in dBm (not of milliwatts).
     pub rssi_mean_dbm: Option<f64>,

@@ -97,12 +97,6 @@ impl<T: Copy> OptColumn<T> {
         !self.values.is_empty()
     }
 
-    /// Every row's value, `len` rows long.
-    #[must_use]
-    pub fn to_vec(&self, len: usize) -> Vec<Option<T>> {
-        (0..len).map(|i| self.get(i)).collect()
-    }
-
     /// Append `other`'s `other_len` rows, after this column's `self_len` rows,
     /// mapping each value (to recode interned ids).
     pub fn extend_from(
@@ -121,21 +115,6 @@ impl<T: Copy> OptColumn<T> {
         self.values.resize(self_len, None);
         self.values
             .extend((0..other_len).map(|i| other.get(i).map(&map)));
-    }
-
-    /// Keep the rows where `keep` is true.
-    #[must_use]
-    pub fn filtered(&self, keep: &[bool]) -> Self {
-        if !self.any() {
-            return Self::default();
-        }
-        let values = keep
-            .iter()
-            .enumerate()
-            .filter(|&(_, &k)| k)
-            .map(|(i, _)| self.get(i))
-            .collect();
-        Self { values }
     }
 }
 
@@ -173,12 +152,6 @@ impl OptF64Column {
         !self.values.is_empty()
     }
 
-    /// Every row's value, `len` rows long.
-    #[must_use]
-    pub fn to_vec(&self, len: usize) -> Vec<Option<f64>> {
-        (0..len).map(|i| self.get(i)).collect()
-    }
-
     /// Append `other`'s `other_len` rows after this column's `self_len` rows.
     pub fn extend_from(&mut self, self_len: usize, other: &Self, other_len: usize) {
         if !other.any() {
@@ -191,30 +164,6 @@ impl OptF64Column {
         self.values.extend_from_slice(&other.values);
         self.values.resize(self_len + other_len, f64::NAN);
     }
-
-    /// Keep the rows where `keep` is true.
-    #[must_use]
-    pub fn filtered(&self, keep: &[bool]) -> Self {
-        if !self.any() {
-            return Self::default();
-        }
-        let values = keep
-            .iter()
-            .enumerate()
-            .filter(|&(_, &k)| k)
-            .map(|(i, _)| self.get(i).unwrap_or(f64::NAN))
-            .collect();
-        Self { values }
-    }
-}
-
-fn filter_vec<T: Copy>(values: &[T], keep: &[bool]) -> Vec<T> {
-    values
-        .iter()
-        .zip(keep)
-        .filter(|&(_, &k)| k)
-        .map(|(&v, _)| v)
-        .collect()
 }
 
 fn recode(from: &IdPool, into: &mut IdPool) -> Vec<u32> {
@@ -415,39 +364,6 @@ impl LinkTable {
         );
         self.input_row.extend_from_slice(&other.input_row);
     }
-
-    /// The rows where `keep` is true, as a new table with the same pools.
-    #[must_use]
-    pub fn filtered(&self, keep: &[bool]) -> LinkTable {
-        LinkTable {
-            tx_lat: filter_vec(&self.tx_lat, keep),
-            tx_lon: filter_vec(&self.tx_lon, keep),
-            rx_lat: filter_vec(&self.rx_lat, keep),
-            rx_lon: filter_vec(&self.rx_lon, keep),
-            rssi_dbm: self.rssi_dbm.filtered(keep),
-            snr_db: self.snr_db.filtered(keep),
-            freq_mhz: self.freq_mhz.filtered(keep),
-            spreading_factor: self.spreading_factor.filtered(keep),
-            time_unix_ms: self.time_unix_ms.filtered(keep),
-            tx_id: self.tx_id.filtered(keep),
-            rx_id: self.rx_id.filtered(keep),
-            frame_counter: self.frame_counter.filtered(keep),
-            tx_eirp_dbm: self.tx_eirp_dbm.filtered(keep),
-            tx_height_agl_m: self.tx_height_agl_m.filtered(keep),
-            rx_height_agl_m: self.rx_height_agl_m.filtered(keep),
-            tx_gain_dbi: self.tx_gain_dbi.filtered(keep),
-            rx_gain_dbi: self.rx_gain_dbi.filtered(keep),
-            heard: filter_vec(&self.heard, keep),
-            valid: filter_vec(&self.valid, keep),
-            invalid_reason: self.invalid_reason.filtered(keep),
-            input_index: filter_vec(&self.input_index, keep),
-            input_row: filter_vec(&self.input_row, keep),
-            tx_ids: self.tx_ids.clone(),
-            rx_ids: self.rx_ids.clone(),
-            reasons: self.reasons.clone(),
-            inputs: self.inputs.clone(),
-        }
-    }
 }
 
 #[cfg(test)]
@@ -470,7 +386,8 @@ mod tests {
         );
         t.push(&link, 4);
         assert!(!t.freq_mhz.any());
-        assert_eq!(t.snr_db.to_vec(3), vec![None, Some(-3.5), None]);
+        let snr: Vec<Option<f64>> = (0..3).map(|i| t.snr_db.get(i)).collect();
+        assert_eq!(snr, vec![None, Some(-3.5), None]);
         assert_eq!(t.get(1).snr_db, Some(-3.5));
         assert_eq!(t.input_row, vec![2, 3, 4]);
     }
@@ -515,11 +432,6 @@ mod tests {
             copy.append(&other);
             prop_assert_eq!(copy.inputs.len(), 2);
             prop_assert_eq!(copy.input_index[copy.len() - 1], 1);
-            let mut keep = vec![false; copy.len()];
-            keep[n_before] = true;
-            let kept = copy.filtered(&keep);
-            prop_assert_eq!(kept.len(), 1);
-            prop_assert_eq!(kept.get(0), link);
         }
     }
 }

@@ -41,6 +41,7 @@ fn feature(h: &HexStats) -> Value {
     properties.insert("resolution".into(), json!(u8::from(h.cell.resolution())));
     properties.insert("n_links".into(), json!(h.n_links));
     properties.insert("n_heard".into(), json!(h.n_heard));
+    properties.insert("n_invalid".into(), json!(h.n_invalid));
     properties.insert("n_transmitters".into(), json!(h.n_transmitters));
     properties.insert("n_receivers".into(), json!(h.n_receivers));
     properties.insert("rssi_mean_dbm".into(), json!(h.rssi_mean_dbm));

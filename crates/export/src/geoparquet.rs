@@ -108,6 +108,7 @@ pub(crate) fn hex_stats_frame(hexes: &[HexStats]) -> PolarsResult<DataFrame> {
             Column::new("resolution".into(), resolution),
             int("n_links", |h| Some(h.n_links)),
             int("n_heard", |h| Some(h.n_heard)),
+            int("n_invalid", |h| Some(h.n_invalid)),
             int("n_transmitters", |h| h.n_transmitters),
             int("n_receivers", |h| h.n_receivers),
             float("rssi_mean_dbm", |h| h.rssi_mean_dbm),

@@ -62,13 +62,20 @@ fn link_frame(links: &LinkTable) -> PolarsResult<DataFrame> {
         })
         .collect();
     let tx: UInt32Chunked = (0..n).map(|i| links.tx_id.get(i)).collect();
-    let rssi: Float64Chunked = (0..n).map(|i| links.rssi_dbm.get(i)).collect();
-    let snr: Float64Chunked = (0..n).map(|i| links.snr_db.get(i)).collect();
+    // Signal statistics use heard links that the source does not mark invalid.
+    let usable = |i: usize| links.heard[i] && links.valid[i];
+    let rssi: Float64Chunked = (0..n)
+        .map(|i| links.rssi_dbm.get(i).filter(|_| usable(i)))
+        .collect();
+    let snr: Float64Chunked = (0..n)
+        .map(|i| links.snr_db.get(i).filter(|_| usable(i)))
+        .collect();
     let time: Int64Chunked = (0..n).map(|i| links.time_unix_ms.get(i)).collect();
     DataFrame::new(
         n,
         vec![
             Column::new("heard".into(), links.heard.as_slice()),
+            Column::new("valid".into(), links.valid.as_slice()),
             rssi.with_name("rssi".into()).into_column(),
             snr.with_name("snr".into()).into_column(),
             tx.with_name("tx".into()).into_column(),
@@ -79,14 +86,16 @@ fn link_frame(links: &LinkTable) -> PolarsResult<DataFrame> {
 }
 
 fn hex_frame(df: DataFrame) -> PolarsResult<DataFrame> {
-    let heard_rx = col("rx").filter(col("heard").and(col("rx").is_not_null()));
-    // Links that can name the best receiver: an RSSI and a receiver id.
+    // Heard, valid links with a receiver id (every heard link has an RSSI,
+    // and `link_frame` nulled the RSSI of the others).
     let rated = col("rssi").is_not_null().and(col("rx").is_not_null());
+    let heard_rx = col("rx").filter(rated.clone());
     df.lazy()
         .group_by([col("cell")])
         .agg([
             len().alias("n_links"),
             col("heard").sum().alias("n_heard"),
+            col("valid").not().sum().alias("n_invalid"),
             col("tx").drop_nulls().n_unique().alias("n_tx"),
             col("tx").count().alias("n_tx_known"),
             heard_rx.clone().n_unique().alias("n_rx"),
@@ -148,6 +157,7 @@ fn hex_rows(df: &DataFrame, links: &LinkTable) -> PolarsResult<Vec<HexStats>> {
             .collect())
     };
     let (cell, n_links, n_heard) = (u64s("cell")?, u64s("n_links")?, u64s("n_heard")?);
+    let n_invalid = u64s("n_invalid")?;
     let (n_tx, n_tx_known, n_rx, n_rx_known) = (
         u64s("n_tx")?,
         u64s("n_tx_known")?,
@@ -174,6 +184,7 @@ fn hex_rows(df: &DataFrame, links: &LinkTable) -> PolarsResult<Vec<HexStats>> {
             cell,
             n_links: n_links[i].unwrap_or(0),
             n_heard: n_heard[i].unwrap_or(0),
+            n_invalid: n_invalid[i].unwrap_or(0),
             n_transmitters: known(n_tx[i], n_tx_known[i]),
             n_receivers: known(n_rx[i], n_rx_known[i]),
             rssi_mean_dbm: mean[i],
@@ -243,6 +254,36 @@ mod tests {
     }
 
     #[test]
+    fn non_receptions_and_invalid_links_stay_out_of_the_signal_statistics() {
+        let mut t = table(&[(48.4166, 10.0269, Some(-120.0), "a")]);
+        let base = Link::heard(48.4166, 10.0269, 48.43, 10.02, -60.0);
+        // Not heard, yet carrying an RSSI; and a source-invalid witness.
+        t.push(
+            &Link {
+                heard: false,
+                rx_id: Some("x".into()),
+                ..base.clone()
+            },
+            3,
+        );
+        t.push(
+            &Link {
+                valid: false,
+                rssi_dbm: Some(-40.0),
+                rx_id: Some("s".into()),
+                ..base
+            },
+            4,
+        );
+        let h = &aggregate(&t, &[Resolution::Nine]).unwrap()[0][0];
+        assert_eq!((h.n_links, h.n_heard, h.n_invalid), (3, 2, 1));
+        assert_eq!(h.rssi_max_dbm, Some(-120.0));
+        assert_eq!(h.rssi_mean_dbm, Some(-120.0));
+        assert_eq!(h.best_rx_id.as_deref(), Some("a"));
+        assert_eq!(h.n_receivers, Some(1));
+    }
+
+    #[test]
     fn hexes_without_receiver_ids_have_no_best_receiver() {
         let mut t = table(&[(48.4166, 10.0269, Some(-100.0), "a")]);
         // A second hex whose only link has no receiver id.
@@ -250,7 +291,10 @@ mod tests {
         let hexes = aggregate(&t, &[Resolution::Nine]).unwrap();
         let by_best: Vec<Option<&str>> = hexes[0].iter().map(|h| h.best_rx_id.as_deref()).collect();
         assert_eq!(hexes[0].len(), 2);
-        assert!(by_best.contains(&Some("a")) && by_best.contains(&None), "{by_best:?}");
+        assert!(
+            by_best.contains(&Some("a")) && by_best.contains(&None),
+            "{by_best:?}"
+        );
         let without = hexes[0].iter().find(|h| h.best_rx_id.is_none()).unwrap();
         assert_eq!(without.n_receivers, None);
         assert_eq!(without.rssi_max_dbm, Some(-90.0));

@@ -165,6 +165,8 @@ pub(crate) struct Parsed {
     pub table: LinkTable,
     pub rejects: Vec<Reject>,
     pub rows_read: u64,
+    /// Records that hold no reception (not rows): see `InputSummary`.
+    pub records_skipped: u64,
 }
 
 /// A CSV file opened past its header.
@@ -295,7 +297,28 @@ impl CsvFile {
             if !self.eof {
                 self.fill(BLOCK_BYTES)?;
             }
-            let cut = match last_line_end_outside_quotes(&self.pending) {
+            let pieces = if parallel {
+                rayon::current_num_threads() * 2
+            } else {
+                1
+            };
+            let targets: Vec<usize> = (1..pieces)
+                .map(|j| self.pending.len() * j / pieces)
+                .collect();
+            let scan = scan_records(&self.pending, &targets);
+            if self.eof
+                && let Some(offset) = scan.open_quote
+            {
+                let line = self.next_line
+                    + memchr::memchr_iter(b'\n', &self.pending[..offset]).count() as u64;
+                return Err(Error::malformed(
+                    &self.path,
+                    line,
+                    "-",
+                    "a quote opened here is never closed (the rest of the file would be one field)",
+                ));
+            }
+            let cut = match scan.last_end {
                 _ if self.eof => self.pending.len(),
                 Some(cut) => cut,
                 None if self.pending.len() > MAX_LINE_BYTES => {
@@ -308,24 +331,12 @@ impl CsvFile {
                 }
                 None => continue,
             };
-            if self.eof
-                && let Some(offset) = unclosed_quote(&self.pending[..cut])
-            {
-                let line = self.next_line
-                    + memchr::memchr_iter(b'\n', &self.pending[..offset]).count() as u64;
-                return Err(Error::malformed(
-                    &self.path,
-                    line,
-                    "-",
-                    "a quote opened here is never closed (the rest of the file would be one field)",
-                ));
-            }
             let block: Vec<u8> = self.pending.drain(..cut).collect();
-            let chunks = if parallel {
-                split_chunks(&block, rayon::current_num_threads() * 2)
-            } else {
-                vec![(0, block.len())]
-            };
+            let mut bounds = vec![0];
+            bounds.extend(scan.cuts.into_iter().filter(|&c| c > 0 && c < cut));
+            bounds.dedup();
+            bounds.push(cut);
+            let chunks: Vec<(usize, usize)> = bounds.windows(2).map(|w| (w[0], w[1])).collect();
             let mut first_lines = Vec::with_capacity(chunks.len());
             let mut line = self.next_line;
             for &(start, end) in &chunks {
@@ -531,58 +542,90 @@ pub(crate) fn record_as_line(record: &ByteRecord) -> String {
         .to_owned()
 }
 
-/// The position just after the last `\n` that lies outside quotes.
-fn last_line_end_outside_quotes(buf: &[u8]) -> Option<usize> {
-    let mut odd = memchr::memchr_iter(b'"', buf).count() % 2 == 1;
-    for i in (0..buf.len()).rev() {
-        match buf[i] {
-            b'"' => odd = !odd,
-            b'\n' if !odd => return Some(i + 1),
-            _ => {}
-        }
+/// Where records end in a buffer that starts at a record start.
+#[derive(Debug, PartialEq, Eq)]
+struct RecordScan {
+    /// For each target offset, the end of the first record ending at or after
+    /// it (ascending; fewer when the buffer ends first).
+    cuts: Vec<usize>,
+    /// The end of the last complete record (just after its `\n`).
+    last_end: Option<usize>,
+    /// Where a quoted field opens that the buffer never closes.
+    open_quote: Option<usize>,
+}
+
+/// Find record ends by the csv crate's quoting rules: a quote opens a quoted
+/// field only as a field's first byte, a quote in the middle of a field is
+/// data, and `""` inside a quoted field is an escaped quote. Buffers without
+/// any quote take a fast path.
+fn scan_records(buf: &[u8], targets: &[usize]) -> RecordScan {
+    if memchr::memchr(b'"', buf).is_none() {
+        let cuts = targets
+            .iter()
+            .filter_map(|&t| memchr::memchr(b'\n', &buf[t.min(buf.len())..]).map(|i| t + i + 1))
+            .collect();
+        let last_end = memchr::memrchr(b'\n', buf).map(|i| i + 1);
+        return RecordScan {
+            cuts,
+            last_end,
+            open_quote: None,
+        };
     }
-    None
-}
-
-/// The offset of a quote that is never closed, if the buffer has one (an odd
-/// number of quotes: the last one opens a field that never ends).
-fn unclosed_quote(buf: &[u8]) -> Option<usize> {
-    let mut quotes = memchr::memchr_iter(b'"', buf);
-    let count = quotes.by_ref().count();
-    (count % 2 == 1).then(|| memchr::memrchr(b'"', buf).unwrap_or(0))
-}
-
-/// Cut `block` (which ends at a line end) into about `n` pieces at line ends
-/// outside quotes; returns (start, end) byte ranges covering it in order.
-fn split_chunks(block: &[u8], n: usize) -> Vec<(usize, usize)> {
-    let n = n.max(1);
-    let mut cuts = vec![0];
-    for j in 1..n {
-        let target = (block.len() * j / n).max(*cuts.last().unwrap_or(&0));
-        let mut odd = memchr::memchr_iter(b'"', &block[..target]).count() % 2 == 1;
-        let mut cut = None;
-        for (i, &b) in block.iter().enumerate().skip(target) {
-            match b {
-                b'"' => odd = !odd,
-                b'\n' if !odd => {
-                    cut = Some(i + 1);
-                    break;
-                }
-                _ => {}
+    #[derive(Clone, Copy, PartialEq)]
+    enum State {
+        FieldStart,
+        Unquoted,
+        Quoted,
+        QuoteInQuoted,
+    }
+    let mut state = State::FieldStart;
+    let mut cuts = Vec::with_capacity(targets.len());
+    let mut next_target = targets.iter().peekable();
+    let mut last_end = None;
+    let mut open_quote = None;
+    for (i, &b) in buf.iter().enumerate() {
+        state = match (state, b) {
+            (State::FieldStart, b'"') => {
+                open_quote = Some(i);
+                State::Quoted
             }
-        }
-        match cut {
-            Some(c) if c < block.len() => cuts.push(c),
-            _ => break,
-        }
+            (State::Quoted, b'"') => State::QuoteInQuoted,
+            (State::Quoted, _) => State::Quoted,
+            (State::QuoteInQuoted, b'"') => State::Quoted,
+            (_, b',') => State::FieldStart,
+            (_, b'\n') => {
+                let end = i + 1;
+                last_end = Some(end);
+                while next_target.peek().is_some_and(|&&t| t <= i) {
+                    next_target.next();
+                    if cuts.last() != Some(&end) {
+                        cuts.push(end);
+                    }
+                }
+                State::FieldStart
+            }
+            _ => State::Unquoted,
+        };
     }
-    cuts.dedup();
-    let mut ranges: Vec<(usize, usize)> = cuts.windows(2).map(|w| (w[0], w[1])).collect();
-    let last = *cuts.last().unwrap_or(&0);
-    if last < block.len() || ranges.is_empty() {
-        ranges.push((last, block.len()));
+    RecordScan {
+        cuts,
+        last_end,
+        open_quote: (state == State::Quoted).then_some(open_quote).flatten(),
     }
-    ranges
+}
+
+/// Reject a whole small CSV file whose quotes never close (the csv crate
+/// would read the rest of the file as one field).
+pub(crate) fn check_quotes(bytes: &[u8], path: &Path) -> Result<()> {
+    match scan_records(bytes, &[]).open_quote {
+        Some(offset) => Err(Error::malformed(
+            path,
+            1 + memchr::memchr_iter(b'\n', &bytes[..offset]).count() as u64,
+            "-",
+            "a quote opened here is never closed (the rest of the file would be one field)",
+        )),
+        None => Ok(()),
+    }
 }
 
 #[cfg(test)]
@@ -590,20 +633,25 @@ mod tests {
     use super::*;
 
     #[test]
-    fn chunks_cover_the_block_and_respect_quotes() {
-        let block = b"a,b\n\"x\ny\",2\nc,3\nd,4\ne,5\n";
-        for n in 1..8 {
-            let ranges = split_chunks(block, n);
-            assert_eq!(ranges.first().map(|r| r.0), Some(0));
-            assert_eq!(ranges.last().map(|r| r.1), Some(block.len()));
-            for w in ranges.windows(2) {
-                assert_eq!(w[0].1, w[1].0);
-            }
-            for &(s, _) in &ranges {
-                // No chunk starts inside the quoted field "x\ny".
-                assert_ne!(s, 6, "{ranges:?}");
-            }
-        }
+    fn record_ends_follow_csv_quoting() {
+        // A quoted field with a line end and an escaped quote, then a quote in
+        // the middle of an unquoted field (data, not quoting).
+        let buf = b"a,b\n\"x\ny\"\"\",2\nc,gw\"1\nd,4\n";
+        let scan = scan_records(buf, &[5, 9, 15]);
+        assert_eq!(scan.open_quote, None);
+        assert_eq!(scan.last_end, Some(buf.len()));
+        // Target 5 lies inside the quoted field: the cut is after its record.
+        assert_eq!(scan.cuts, vec![14, 21]);
+        let plain = scan_records(b"a\nb\nc", &[1, 3]);
+        assert_eq!((plain.cuts, plain.last_end), (vec![2, 4], Some(4)));
+    }
+
+    #[test]
+    fn unclosed_quotes_are_found() {
+        assert_eq!(scan_records(b"a,b\n\"c\"\"d\",e\n", &[]).open_quote, None);
+        assert_eq!(scan_records(b"a,b\nc,\"d\ne,f\n", &[]).open_quote, Some(6));
+        assert_eq!(scan_records(b"a,gw\"x\nb,c\n", &[]).open_quote, None);
+        assert_eq!(scan_records(b"a\nb\"c\nd", &[]).last_end, Some(6));
     }
 
     #[test]
@@ -646,18 +694,5 @@ mod tests {
             .collect();
             assert_eq!(got, want);
         }
-    }
-
-    #[test]
-    fn unclosed_quotes_are_found() {
-        assert_eq!(unclosed_quote(b"a,b\n\"c\"\"d\",e\n"), None);
-        assert_eq!(unclosed_quote(b"a,b\nc,\"d\ne,f\n"), Some(6));
-    }
-
-    #[test]
-    fn last_line_end_skips_quoted_newlines() {
-        assert_eq!(last_line_end_outside_quotes(b"a\nb\"c\nd"), Some(2));
-        assert_eq!(last_line_end_outside_quotes(b"abc"), None);
-        assert_eq!(last_line_end_outside_quotes(b"a\n\"b\nc\"\n"), Some(8));
     }
 }

@@ -69,12 +69,6 @@ impl Format {
                 ))
             })
     }
-
-    /// True for formats that hold sites rather than links.
-    #[must_use]
-    pub fn is_sites(self) -> bool {
-        matches!(self, Format::UlmGateways | Format::HeliumHotspots)
-    }
 }
 
 /// Columns that identify the CSV layouts.
@@ -115,7 +109,16 @@ pub fn detect(path: &Path) -> Result<Format> {
         };
     }
     let header = text.lines().next().unwrap_or_default();
-    let columns: Vec<&str> = header.split(',').map(str::trim).collect();
+    // Read the header as CSV, so quoted names ("tx_lat",...) are recognised.
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .from_reader(header.as_bytes());
+    let record = reader
+        .records()
+        .next()
+        .and_then(std::result::Result::ok)
+        .unwrap_or_default();
+    let columns: Vec<&str> = record.iter().map(str::trim).collect();
     if columns.len() == 1
         && let Some(message) = crate::csvread::delimiter_problem(header)
     {

@@ -1,13 +1,14 @@
 //! Helium sources: `poc_receipts_v1` transactions, Console uplink events and
 //! hotspot registries.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::path::Path;
 
 use hexcover_core::{Link, Site};
 use serde_json::Value;
 
 use crate::csvread::{LineCounter, Parsed, RowError};
+use crate::dedupe::Seen;
 use crate::json::{Record, at_path, cell_centre, read_json, records, spreading_factor};
 use crate::validate::{check_link, check_position};
 use crate::{Error, Reject, RejectReason, Rejection, Result};
@@ -67,10 +68,9 @@ fn not_an_object(what: &str) -> RowError {
 /// from the beaconing hotspot (challengee) to the witness. Witness positions
 /// come from their res-12 `location` cell. Entries marked `is_valid: false`
 /// are kept with `valid = false` and their `invalid_reason`.
-pub(crate) fn read_poc(path: &Path, input_name: &str) -> Result<Parsed> {
+pub(crate) fn read_poc(path: &Path, input_name: &str, seen: &Seen) -> Result<Parsed> {
     let value = read_json(path)?;
     let mut out = JsonOut::new(input_name);
-    let mut seen: HashSet<(String, usize, String)> = HashSet::new();
     for (ti, txn) in records(path, &value)?.iter().enumerate() {
         let txn_at = format!("[{ti}]");
         let txn_key = txn
@@ -103,7 +103,10 @@ pub(crate) fn read_poc(path: &Path, input_name: &str) -> Result<Parsed> {
                     out.row(&beacon, Err(not_an_object("path entry")))?;
                     continue;
                 }
-                None | Some(Value::Null) => continue, // a beacon nobody witnessed
+                None | Some(Value::Null) => {
+                    out.parsed.records_skipped += 1; // a beacon nobody witnessed
+                    continue;
+                }
                 Some(Value::Array(list)) => list,
                 Some(_) => {
                     out.row(&beacon, Err(not_an_object("`witnesses` list")))?;
@@ -119,15 +122,10 @@ pub(crate) fn read_poc(path: &Path, input_name: &str) -> Result<Parsed> {
                     path,
                 };
                 let outcome = poc_witness_link(&record, tx, tx_id.as_deref()).and_then(|link| {
-                    let gateway = link.rx_id.clone().unwrap_or_default();
-                    if seen.insert((txn_key.clone(), pi, gateway.clone())) {
-                        Ok(link)
-                    } else {
-                        Err(RowError::Reject(Rejection::new(
-                            RejectReason::DuplicateWitness,
-                            format!("witness {gateway} appears twice in this receipt"),
-                        )))
-                    }
+                    check_link(&link)?;
+                    let gateway = link.rx_id.as_deref().unwrap_or_default();
+                    seen.witness(&txn_key, pi, gateway)?;
+                    Ok(link)
                 });
                 out.row(&record, outcome)?;
             }
@@ -157,7 +155,12 @@ fn poc_witness_link(
     if !w.value.is_object() {
         return Err(not_an_object("witness entry"));
     }
-    let gateway = w.text("gateway")?;
+    let Some(gateway) = w.text("gateway")? else {
+        return Err(RowError::Reject(Rejection::new(
+            RejectReason::MissingField,
+            "witness has no gateway",
+        )));
+    };
     let Some((tx_lat, tx_lon)) = tx else {
         return Err(RowError::Reject(Rejection::new(
             RejectReason::TxWithoutPosition,
@@ -187,7 +190,7 @@ fn poc_witness_link(
         #[allow(clippy::cast_possible_truncation)]
         time_unix_ms: w.number("timestamp")?.map(|ns| (ns / 1.0e6).floor() as i64),
         tx_id: tx_id.map(str::to_owned),
-        rx_id: gateway,
+        rx_id: Some(gateway),
         valid,
         invalid_reason: if valid {
             None
@@ -217,6 +220,7 @@ pub struct DevicePositions {
 /// Unreadable files, a missing column, or a row whose position is not valid.
 pub fn read_device_positions(path: &Path) -> Result<HashMap<String, (f64, f64)>> {
     let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+    crate::csvread::check_quotes(&bytes, path)?;
     let mut reader = csv::Reader::from_reader(bytes.as_slice());
     let mut lines = LineCounter::new(&bytes, 1);
     let headers = reader
@@ -258,13 +262,31 @@ pub(crate) fn read_console(
     path: &Path,
     input_name: &str,
     devices: &DevicePositions,
+    seen: &Seen,
 ) -> Result<Parsed> {
     let value = read_json(path)?;
     let mut out = JsonOut::new(input_name);
-    let mut seen: HashSet<(String, u64, String)> = HashSet::new();
     for (ei, event) in records(path, &value)?.iter().enumerate() {
-        let Some(body) = at_path(event, "data.req.body") else {
-            continue; // not an uplink delivery: it records no reception
+        let body = match at_path(event, "data.req.body") {
+            Some(body) if body.is_object() => body,
+            found => {
+                if event.is_object() && found.is_none() {
+                    // Not an uplink delivery (a join, a downlink, a status
+                    // event): it records no reception.
+                    out.parsed.records_skipped += 1;
+                } else {
+                    let record = Record {
+                        value: event,
+                        at: format!("[{ei}]"),
+                        path,
+                    };
+                    out.row(
+                        &record,
+                        Err(not_an_object("Console event with a `data.req.body` object")),
+                    )?;
+                }
+                continue;
+            }
         };
         let body_record = Record {
             value: body,
@@ -278,9 +300,13 @@ pub(crate) fn read_console(
             _ => None,
         };
         let fcnt = body_record.number("fcnt").ok().flatten();
+        let uplink_ms = body_record.number("reported_at").ok().flatten();
         let tx = device_position(&body_record, device.as_deref(), devices);
         let hotspots = match body.get("hotspots") {
-            None | Some(Value::Null) => continue,
+            None | Some(Value::Null) => {
+                out.parsed.records_skipped += 1;
+                continue;
+            }
             Some(Value::Array(list)) => list,
             Some(_) => {
                 let record = Record {
@@ -300,21 +326,18 @@ pub(crate) fn read_console(
             };
             let outcome = console_link(&record, tx, device.as_deref()).and_then(|link| {
                 #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
-                if let (Some(dev), Some(fcnt), Some(rx)) = (&device, fcnt, &link.rx_id)
-                    && !seen.insert((dev.clone(), fcnt as u64, rx.clone()))
-                {
-                    return Err(RowError::Reject(Rejection::new(
-                        RejectReason::DuplicateFrame,
-                        format!("frame {fcnt} of {dev} heard by {rx} already"),
-                    )));
-                }
-                Ok(Link {
-                    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+                let link = Link {
                     frame_counter: fcnt
                         .filter(|f| (0.0..=f64::from(u32::MAX)).contains(f))
                         .map(|f| f as u32),
+                    // The uplink's time: the same for every hotspot that heard it.
+                    #[allow(clippy::cast_possible_truncation)]
+                    time_unix_ms: uplink_ms.map(|ms| ms as i64).or(link.time_unix_ms),
                     ..link
-                })
+                };
+                check_link(&link)?;
+                seen.frame(&link, device.as_deref(), link.rx_id.as_deref())?;
+                Ok(link)
             });
             out.row(&record, outcome)?;
         }

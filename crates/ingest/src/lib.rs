@@ -23,6 +23,7 @@
 
 mod aggregate;
 mod csvread;
+mod dedupe;
 mod error;
 mod format;
 mod helium;
@@ -58,6 +59,10 @@ pub struct IngestOptions {
     pub devices: DevicePositions,
     /// Parse large CSV files on every core (the result is the same either way).
     pub parallel: bool,
+    /// Reject repeated receptions (the same witness in one receipt, the same
+    /// frame heard by the same receiver) across all inputs. Off only when
+    /// re-reading hexcover's own `links.parquet`.
+    pub find_duplicates: bool,
 }
 
 impl Default for IngestOptions {
@@ -67,6 +72,7 @@ impl Default for IngestOptions {
             gateways: None,
             devices: DevicePositions::default(),
             parallel: true,
+            find_duplicates: true,
         }
     }
 }
@@ -116,6 +122,7 @@ pub fn ingest(
     let mut sites = Vec::new();
     let mut rejects = Vec::new();
     let mut summaries = Vec::new();
+    let seen = dedupe::Seen::new(options.find_duplicates);
     let gateways = match &options.gateways {
         Some(path) => {
             let g = ulm::read_gateways(path, &display(path))?;
@@ -151,13 +158,15 @@ pub fn ingest(
             }
             Format::LinksCsv => {
                 let file = csvread::CsvFile::open(path, &name)?;
-                let parser = links_csv::LinkCsvParser::new(&file, path)?;
+                let parser = links_csv::LinkCsvParser::new(&file, path, &seen)?;
                 let parallel = options.parallel && parser.parallel();
                 Some(file.parse_all(&parser, parallel, &advance)?)
             }
-            Format::LinksParquet => Some(links_parquet::read_links_parquet(path, &name)?),
-            Format::HeliumPoc => Some(helium::read_poc(path, &name)?),
-            Format::HeliumConsole => Some(helium::read_console(path, &name, &options.devices)?),
+            Format::LinksParquet => Some(links_parquet::read_links_parquet(path, &name, &seen)?),
+            Format::HeliumPoc => Some(helium::read_poc(path, &name, &seen)?),
+            Format::HeliumConsole => {
+                Some(helium::read_console(path, &name, &options.devices, &seen)?)
+            }
             Format::UlmGateways => {
                 let g = ulm::read_gateways(path, &name)?;
                 summary = g.summary;
@@ -177,6 +186,7 @@ pub fn ingest(
         };
         if let Some(parsed) = parsed {
             summary.rows_read = parsed.rows_read;
+            summary.records_without_reception = parsed.records_skipped;
             summary.accepted = parsed.table.len() as u64;
             summary.count_rejects(&parsed.rejects);
             if links.is_empty() && links.inputs.is_empty() {

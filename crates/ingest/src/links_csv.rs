@@ -1,13 +1,12 @@
 //! hexcover's generic link table as CSV: one row per link, columns named as
 //! the fields of `Link` (see README "Input formats"); extra columns ignored.
 
-use std::collections::HashSet;
 use std::path::Path;
-use std::sync::Mutex;
 
 use hexcover_core::Link;
 
 use crate::csvread::{CsvFile, ParsedRow, Row, RowError, RowParser};
+use crate::dedupe::Seen;
 use crate::validate::check_link;
 use crate::{Error, RejectReason, Rejection, Result};
 
@@ -35,16 +34,15 @@ pub const OPTIONAL_LINK_COLUMNS: [&str; 15] = [
 ];
 
 /// Column positions of one link-table CSV header.
-pub(crate) struct LinkCsvParser {
+pub(crate) struct LinkCsvParser<'s> {
     required: [usize; 5],
     optional: [Option<usize>; 15],
-    /// (tx_id, frame_counter, rx_id) seen so far, when the table has frame
-    /// counters: the same frame heard twice by one receiver is a duplicate.
-    seen_frames: Option<Mutex<HashSet<(String, u32, String)>>>,
+    /// Frames seen so far, when the table has frame counters.
+    seen: Option<&'s Seen>,
 }
 
-impl LinkCsvParser {
-    pub fn new(file: &CsvFile, path: &Path) -> Result<Self> {
+impl<'s> LinkCsvParser<'s> {
+    pub fn new(file: &CsvFile, path: &Path, seen: &'s Seen) -> Result<Self> {
         let missing: Vec<&str> = REQUIRED_LINK_COLUMNS
             .iter()
             .copied()
@@ -60,34 +58,34 @@ impl LinkCsvParser {
         }
         let required = REQUIRED_LINK_COLUMNS.map(|c| file.column(c).unwrap_or(0));
         let optional = OPTIONAL_LINK_COLUMNS.map(|c| file.column(c));
-        let seen_frames = optional[6].map(|_| Mutex::new(HashSet::new()));
+        let seen = (optional[6].is_some() && seen.enabled()).then_some(seen);
         Ok(Self {
             required,
             optional,
-            seen_frames,
+            seen,
         })
     }
 
     /// Parallel parsing is off when duplicates must be found in file order.
     pub fn parallel(&self) -> bool {
-        self.seen_frames.is_none()
+        self.seen.is_none()
     }
 }
 
-impl RowParser for LinkCsvParser {
+impl RowParser for LinkCsvParser<'_> {
     fn parse<'r>(&self, row: &Row<'r>) -> std::result::Result<ParsedRow<'r>, RowError> {
         let [tx_lat, tx_lon, rx_lat, rx_lon, rssi] = self.required;
         let o = &self.optional;
         let heard = row.boolean(o[12], true)?;
-        let small = |v: Option<i64>, name: &str, max: i64| match v {
+        let ranged = |v: Option<i64>, name: &str, max: i64| match v {
             Some(v) if !(0..=max).contains(&v) => Err(RowError::Reject(Rejection::new(
-                RejectReason::NonNumeric,
+                RejectReason::ValueOutOfRange,
                 format!("{name} = {v} is outside 0..={max}"),
             ))),
             _ => Ok(v),
         };
-        let sf = small(row.integer(o[2])?, "spreading_factor", 255)?;
-        let fcnt = small(row.integer(o[6])?, "frame_counter", i64::from(u32::MAX))?;
+        let sf = ranged(row.integer(o[2])?, "spreading_factor", i64::from(u8::MAX))?;
+        let fcnt = ranged(row.integer(o[6])?, "frame_counter", i64::from(u32::MAX))?;
         let link = Link {
             tx_lat: row.required_number(tx_lat)?,
             tx_lon: row.required_number(tx_lon)?,
@@ -112,20 +110,10 @@ impl RowParser for LinkCsvParser {
         };
         let tx_id = row.text(o[4])?;
         let rx_id = row.text(o[5])?;
-        if let (Some(seen), Some(tx), Some(fcnt), Some(rx)) =
-            (&self.seen_frames, tx_id, link.frame_counter, rx_id)
-        {
+        if let Some(seen) = self.seen {
             // Only a link that passes validation claims its frame.
             check_link(&link)?;
-            let mut seen = seen
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
-            if !seen.insert((tx.to_owned(), fcnt, rx.to_owned())) {
-                return Err(RowError::Reject(Rejection::new(
-                    RejectReason::DuplicateFrame,
-                    format!("frame {fcnt} of {tx} heard by {rx} already"),
-                )));
-            }
+            seen.frame(&link, tx_id, rx_id)?;
         }
         Ok(ParsedRow {
             link,

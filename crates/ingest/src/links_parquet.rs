@@ -7,12 +7,13 @@ use hexcover_core::Link;
 use polars::prelude::*;
 
 use crate::csvread::{Parsed, RowError};
+use crate::dedupe::Seen;
 use crate::links_csv::{OPTIONAL_LINK_COLUMNS, REQUIRED_LINK_COLUMNS};
 use crate::validate::check_link;
 use crate::{Error, Reject, RejectReason, Rejection, Result};
 
 /// Read a link-table Parquet file.
-pub(crate) fn read_links_parquet(path: &Path, input_name: &str) -> Result<Parsed> {
+pub(crate) fn read_links_parquet(path: &Path, input_name: &str, seen: &Seen) -> Result<Parsed> {
     let polars_err = |source| Error::Polars {
         path: path.to_owned(),
         source,
@@ -98,7 +99,6 @@ pub(crate) fn read_links_parquet(path: &Path, input_name: &str) -> Result<Parsed
     let gets =
         |col: &Option<Vec<Option<String>>>, i: usize| col.as_ref().and_then(|c| c[i].clone());
     let getb = |col: &Option<Vec<Option<bool>>>, i: usize| col.as_ref().and_then(|c| c[i]);
-    let mut seen = std::collections::HashSet::new();
     for i in 0..df.height() {
         out.rows_read += 1;
         let required = |col: &Option<Vec<Option<f64>>>, name: &str| {
@@ -109,7 +109,16 @@ pub(crate) fn read_links_parquet(path: &Path, input_name: &str) -> Result<Parsed
                 ))
             })
         };
+        let ranged = |v: Option<i64>, name: &str, max: i64| match v {
+            Some(v) if !(0..=max).contains(&v) => Err(RowError::Reject(Rejection::new(
+                RejectReason::ValueOutOfRange,
+                format!("{name} = {v} is outside 0..={max}"),
+            ))),
+            _ => Ok(v),
+        };
         let outcome = (|| -> std::result::Result<Link, RowError> {
+            let sf_value = ranged(geti(&sf, i), "spreading_factor", i64::from(u8::MAX))?;
+            let fcnt_value = ranged(geti(&fcnt, i), "frame_counter", i64::from(u32::MAX))?;
             let link = Link {
                 tx_lat: required(&tx_lat, "tx_lat")?,
                 tx_lon: required(&tx_lon, "tx_lon")?,
@@ -118,11 +127,11 @@ pub(crate) fn read_links_parquet(path: &Path, input_name: &str) -> Result<Parsed
                 rssi_dbm: get(&rssi, i),
                 snr_db: get(&snr, i),
                 freq_mhz: get(&freq, i),
-                spreading_factor: geti(&sf, i).and_then(|v| u8::try_from(v).ok()),
+                spreading_factor: sf_value.and_then(|v| u8::try_from(v).ok()),
                 time_unix_ms: geti(&time, i),
                 tx_id: gets(&tx_id, i),
                 rx_id: gets(&rx_id, i),
-                frame_counter: geti(&fcnt, i).and_then(|v| u32::try_from(v).ok()),
+                frame_counter: fcnt_value.and_then(|v| u32::try_from(v).ok()),
                 tx_eirp_dbm: get(&eirp, i),
                 tx_height_agl_m: get(&tx_h, i),
                 rx_height_agl_m: get(&rx_h, i),
@@ -133,14 +142,7 @@ pub(crate) fn read_links_parquet(path: &Path, input_name: &str) -> Result<Parsed
                 invalid_reason: gets(&reason, i),
             };
             check_link(&link)?;
-            if let (Some(tx), Some(f), Some(rx)) = (&link.tx_id, link.frame_counter, &link.rx_id)
-                && !seen.insert((tx.clone(), f, rx.clone()))
-            {
-                return Err(RowError::Reject(Rejection::new(
-                    RejectReason::DuplicateFrame,
-                    format!("frame {f} of {tx} heard by {rx} already"),
-                )));
-            }
+            seen.frame(&link, link.tx_id.as_deref(), link.rx_id.as_deref())?;
             Ok(link)
         })();
         match outcome {

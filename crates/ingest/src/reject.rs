@@ -19,6 +19,9 @@ pub enum RejectReason {
     WrongFieldCount,
     /// A JSON entry that should be an object is not one.
     MalformedRecord,
+    /// A number outside its field's valid range (spreading factor 5..=12,
+    /// frame counter 0..=2^32-1).
+    ValueOutOfRange,
     /// Transmitter latitude/longitude outside the valid range.
     TxPositionOutOfRange,
     /// Receiver latitude/longitude outside the valid range.
@@ -52,6 +55,7 @@ impl RejectReason {
             Self::NonNumeric => "non_numeric",
             Self::WrongFieldCount => "wrong_field_count",
             Self::MalformedRecord => "malformed_record",
+            Self::ValueOutOfRange => "value_out_of_range",
             Self::TxPositionOutOfRange => "tx_position_out_of_range",
             Self::RxPositionOutOfRange => "rx_position_out_of_range",
             Self::NoGpsFix => "no_gps_fix",

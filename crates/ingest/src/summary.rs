@@ -19,6 +19,10 @@ pub struct InputSummary {
     pub rejected: u64,
     /// Rejected rows per reason code.
     pub rejected_by_reason: BTreeMap<String, u64>,
+    /// Records that hold no reception and so are no rows: Console events
+    /// that are not uplink deliveries or that no hotspot heard, PoC beacons
+    /// that nobody witnessed.
+    pub records_without_reception: u64,
 }
 
 impl InputSummary {
@@ -30,6 +34,7 @@ impl InputSummary {
             accepted: 0,
             rejected: 0,
             rejected_by_reason: BTreeMap::new(),
+            records_without_reception: 0,
         }
     }
 

@@ -30,6 +30,7 @@ pub(crate) fn read_gateways(path: &Path, input_name: &str) -> Result<Gateways> {
     let name_col = file.column("name");
     let columns = file.columns.clone();
     let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+    crate::csvread::check_quotes(&bytes, path)?;
     let mut reader = csv::ReaderBuilder::new()
         .has_headers(true)
         .flexible(true)

@@ -11,6 +11,33 @@ use crate::{RejectReason, Rejection};
 pub fn check_link(link: &Link) -> Result<(), Rejection> {
     check_position("tx", link.tx_lat, link.tx_lon)?;
     check_position("rx", link.rx_lat, link.rx_lon)?;
+    let numbers = [
+        ("rssi_dbm", link.rssi_dbm),
+        ("snr_db", link.snr_db),
+        ("freq_mhz", link.freq_mhz),
+        ("tx_eirp_dbm", link.tx_eirp_dbm),
+        ("tx_height_agl_m", link.tx_height_agl_m),
+        ("rx_height_agl_m", link.rx_height_agl_m),
+        ("tx_gain_dbi", link.tx_gain_dbi),
+        ("rx_gain_dbi", link.rx_gain_dbi),
+    ];
+    if let Some((name, Some(v))) = numbers
+        .iter()
+        .find(|(_, v)| v.is_some_and(|v| !v.is_finite()))
+    {
+        return Err(Rejection::new(
+            RejectReason::NonNumeric,
+            format!("{name} = {v} is not a finite number"),
+        ));
+    }
+    if let Some(sf) = link.spreading_factor
+        && !(5..=12).contains(&sf)
+    {
+        return Err(Rejection::new(
+            RejectReason::ValueOutOfRange,
+            format!("spreading_factor = {sf} is not a LoRa spreading factor (5..=12)"),
+        ));
+    }
     match link.rssi_dbm {
         Some(rssi) if !(RSSI_RANGE_DBM.0..=RSSI_RANGE_DBM.1).contains(&rssi) => {
             return Err(Rejection::new(
