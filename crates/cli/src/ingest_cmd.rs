@@ -60,7 +60,8 @@ fn settings(args: &IngestArgs) -> Result<Settings> {
 pub fn run(args: &IngestArgs) -> Result<()> {
     let s = settings(args)?;
     std::fs::create_dir_all(&s.out).with_context(|| format!("creating {}", s.out.display()))?;
-    let ingested = ingest(&s.inputs, &s.options, &Bar::new(s.quiet))?;
+    let bar = Bar::new(s.quiet);
+    let ingested = ingest(&s.inputs, &s.options, &bar)?;
     remove_previous_outputs(&s.out)?;
     let mut outputs: Vec<PathBuf> = Vec::new();
 
@@ -74,6 +75,7 @@ pub fn run(args: &IngestArgs) -> Result<()> {
         })
     })?;
     outputs.push(rejects);
+    bar.stage("writing links.parquet");
     let links = s.out.join("links.parquet");
     hexcover_export::write_links_parquet(&links, &ingested.links)?;
     outputs.push(links);
@@ -82,11 +84,14 @@ pub fn run(args: &IngestArgs) -> Result<()> {
         hexcover_export::write_sites_geoparquet(&sites, &ingested.sites)?;
         outputs.push(sites);
     }
+    bar.stage("aggregating per H3 hex");
     let hexes = aggregate(&ingested.links, &s.resolutions)?;
+    bar.stage("writing hexes");
     for (res, stats) in s.resolutions.iter().zip(&hexes) {
         outputs.extend(write_hexes(&s.out, *res, stats, &s.formats)?);
     }
 
+    bar.done();
     let summary_path = s.out.join("summary.json");
     let summary = summary_json(
         &ingested.summary,

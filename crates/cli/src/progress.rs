@@ -18,6 +18,28 @@ impl Bar {
     }
 }
 
+impl Bar {
+    /// Show a spinner for a stage without a byte count (aggregating, writing).
+    pub fn stage(&self, message: &str) {
+        if let Some(bar) = &self.bar {
+            bar.reset();
+            bar.set_style(
+                ProgressStyle::with_template("{spinner} {msg} {elapsed}")
+                    .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+            );
+            bar.set_message(message.to_owned());
+            bar.enable_steady_tick(std::time::Duration::from_millis(120));
+        }
+    }
+
+    /// Clear whatever is shown.
+    pub fn done(&self) {
+        if let Some(bar) = &self.bar {
+            bar.finish_and_clear();
+        }
+    }
+}
+
 impl hexcover_ingest::Progress for Bar {
     fn start(&self, input: &str, total_bytes: u64) {
         if let Some(bar) = &self.bar {

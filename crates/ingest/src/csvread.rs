@@ -53,26 +53,17 @@ pub(crate) struct Row<'r> {
 
 impl<'r> Row<'r> {
     /// The trimmed text of column `idx`; `None` when absent or empty.
+    /// (`check_fields` has checked every field's size and UTF-8 already.)
     pub fn text(&self, idx: Option<usize>) -> std::result::Result<Option<&'r str>, RowError> {
-        let Some(idx) = idx else { return Ok(None) };
-        let Some(bytes) = self.record.get(idx) else {
+        let Some(bytes) = idx.and_then(|i| self.record.get(i)) else {
             return Ok(None);
         };
-        let name = self.columns.get(idx).map_or("-", String::as_str);
-        if bytes.len() > MAX_FIELD_BYTES {
-            return Err(RowError::Fatal(Error::malformed(
-                self.path,
-                self.line,
-                name,
-                format!("field is {} bytes, more than the 64 KiB limit", bytes.len()),
-            )));
-        }
-        let text = std::str::from_utf8(bytes).map_err(|e| {
+        let text = std::str::from_utf8(bytes).map_err(|_| {
             RowError::Fatal(Error::malformed(
                 self.path,
                 self.line,
-                name,
-                format!("not valid UTF-8 (byte {} of the field)", e.valid_up_to()),
+                self.name(idx),
+                "not valid UTF-8",
             ))
         })?;
         let text = text.trim();
