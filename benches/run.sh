@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 SHARED=${SHARED:-../shared}
 PY=${PY:-.venv/bin/python}
-WORK=target/bench-data
+WORK="$(pwd)/target/bench-data"
 ROWS=${SYNTH_ROWS:-10000000}
 mkdir -p "$WORK"
 

@@ -61,7 +61,13 @@ pub fn run(args: &IngestArgs) -> Result<()> {
     let s = settings(args)?;
     std::fs::create_dir_all(&s.out).with_context(|| format!("creating {}", s.out.display()))?;
     let bar = Bar::new(s.quiet);
+    let started = std::time::Instant::now();
     let ingested = ingest(&s.inputs, &s.options, &bar)?;
+    tracing::info!(
+        seconds = started.elapsed().as_secs_f64(),
+        links = ingested.links.len(),
+        "read and validated"
+    );
     remove_previous_outputs(&s.out)?;
     let mut outputs: Vec<PathBuf> = Vec::new();
 
@@ -84,14 +90,20 @@ pub fn run(args: &IngestArgs) -> Result<()> {
         hexcover_export::write_sites_geoparquet(&sites, &ingested.sites)?;
         outputs.push(sites);
     }
+    tracing::info!(
+        seconds = started.elapsed().as_secs_f64(),
+        "wrote rejects, links and sites"
+    );
     bar.stage("aggregating per H3 hex");
     let hexes = aggregate(&ingested.links, &s.resolutions)?;
+    tracing::info!(seconds = started.elapsed().as_secs_f64(), "aggregated");
     bar.stage("writing hexes");
     for (res, stats) in s.resolutions.iter().zip(&hexes) {
         outputs.extend(write_hexes(&s.out, *res, stats, &s.formats)?);
     }
 
     bar.done();
+    tracing::info!(seconds = started.elapsed().as_secs_f64(), "wrote hexes");
     let summary_path = s.out.join("summary.json");
     let summary = summary_json(
         &ingested.summary,

@@ -1,5 +1,9 @@
 use std::collections::HashMap;
 
+/// Id lookups run once per link (10^8 times on large inputs); ids are not
+/// attacker-chosen keys, so a fast non-cryptographic hash is the right trade.
+type FastMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
+
 use crate::Link;
 
 /// Interned strings (receiver ids, transmitter ids, reasons): links repeat a
@@ -7,7 +11,7 @@ use crate::Link;
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct IdPool {
     names: Vec<String>,
-    codes: HashMap<String, u32>,
+    codes: FastMap<String, u32>,
 }
 
 impl IdPool {
@@ -223,6 +227,18 @@ impl LinkTable {
     #[must_use]
     pub fn is_empty(&self) -> bool {
         self.tx_lat.is_empty()
+    }
+
+    /// Reserve room for `additional` more links in the always-present columns.
+    pub fn reserve(&mut self, additional: usize) {
+        self.tx_lat.reserve(additional);
+        self.tx_lon.reserve(additional);
+        self.rx_lat.reserve(additional);
+        self.rx_lon.reserve(additional);
+        self.heard.reserve(additional);
+        self.valid.reserve(additional);
+        self.input_index.reserve(additional);
+        self.input_row.reserve(additional);
     }
 
     /// Register an input name; links pushed afterwards with `push` carry it.

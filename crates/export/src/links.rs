@@ -20,7 +20,7 @@ pub fn write_links_parquet(path: &Path, links: &LinkTable) -> Result<()> {
     write_atomically(path, |tmp| {
         let file = std::fs::File::create(tmp).map_err(|e| Error::io(tmp, e))?;
         ParquetWriter::new(file)
-            .with_compression(ParquetCompression::Zstd(None))
+            .with_compression(ParquetCompression::Snappy)
             .with_key_value_metadata(Some(KeyValueMetadata::from_static(vec![(
                 "hexcover:inputs".to_owned(),
                 inputs,
@@ -33,21 +33,38 @@ pub fn write_links_parquet(path: &Path, links: &LinkTable) -> Result<()> {
 
 fn links_frame(t: &LinkTable) -> PolarsResult<DataFrame> {
     let n = t.len();
+    // A column in which no link has a value is written as all-null without
+    // walking its rows: most sources lack most optional fields.
     let f = |name: &str, col: &hexcover_core::OptF64Column| {
+        if !col.any() {
+            return Column::full_null(name.into(), n, &DataType::Float64);
+        }
         let values: Float64Chunked = (0..n).map(|i| col.get(i)).collect();
         values.with_name(name.into()).into_column()
     };
     let ids = |name: &str, col: &hexcover_core::OptColumn<u32>, pool: &hexcover_core::IdPool| {
+        if !col.any() {
+            return Column::full_null(name.into(), n, &DataType::String);
+        }
         let values: StringChunked = (0..n).map(|i| col.get(i).map(|c| pool.name(c))).collect();
         values.with_name(name.into()).into_column()
     };
-    let sf: Int32Chunked = (0..n)
-        .map(|i| t.spreading_factor.get(i).map(i32::from))
-        .collect();
-    let time: Int64Chunked = (0..n).map(|i| t.time_unix_ms.get(i)).collect();
-    let fcnt: Int64Chunked = (0..n)
-        .map(|i| t.frame_counter.get(i).map(i64::from))
-        .collect();
+    let ints = |name: &str, any: bool, get: &dyn Fn(usize) -> Option<i64>| {
+        if !any {
+            return Column::full_null(name.into(), n, &DataType::Int64);
+        }
+        let values: Int64Chunked = (0..n).map(get).collect();
+        values.with_name(name.into()).into_column()
+    };
+    let sf = ints("spreading_factor", t.spreading_factor.any(), &|i| {
+        t.spreading_factor.get(i).map(i64::from)
+    });
+    let time = ints("time_unix_ms", t.time_unix_ms.any(), &|i| {
+        t.time_unix_ms.get(i)
+    });
+    let fcnt = ints("frame_counter", t.frame_counter.any(), &|i| {
+        t.frame_counter.get(i).map(i64::from)
+    });
     let input_index: Vec<i32> = t.input_index.iter().map(|&i| i32::from(i)).collect();
     let input_row: Vec<i64> = t
         .input_row
@@ -64,11 +81,11 @@ fn links_frame(t: &LinkTable) -> PolarsResult<DataFrame> {
             f("rssi_dbm", &t.rssi_dbm),
             f("snr_db", &t.snr_db),
             f("freq_mhz", &t.freq_mhz),
-            sf.with_name("spreading_factor".into()).into_column(),
-            time.with_name("time_unix_ms".into()).into_column(),
+            sf,
+            time,
             ids("tx_id", &t.tx_id, &t.tx_ids),
             ids("rx_id", &t.rx_id, &t.rx_ids),
-            fcnt.with_name("frame_counter".into()).into_column(),
+            fcnt,
             f("tx_eirp_dbm", &t.tx_eirp_dbm),
             f("tx_height_agl_m", &t.tx_height_agl_m),
             f("rx_height_agl_m", &t.rx_height_agl_m),

@@ -46,6 +46,8 @@ pub(crate) struct ParsedRow<'r> {
 /// access that turns problems into rejections or errors naming the field.
 pub(crate) struct Row<'r> {
     pub record: &'r ByteRecord,
+    /// All fields' bytes as one string (validated once per record).
+    pub text: &'r str,
     pub line: u64,
     pub path: &'r Path,
     pub columns: &'r [String],
@@ -53,12 +55,13 @@ pub(crate) struct Row<'r> {
 
 impl<'r> Row<'r> {
     /// The trimmed text of column `idx`; `None` when absent or empty.
-    /// (`check_fields` has checked every field's size and UTF-8 already.)
     pub fn text(&self, idx: Option<usize>) -> std::result::Result<Option<&'r str>, RowError> {
-        let Some(bytes) = idx.and_then(|i| self.record.get(i)) else {
+        let Some(range) = idx.and_then(|i| self.record.range(i)) else {
             return Ok(None);
         };
-        let text = std::str::from_utf8(bytes).map_err(|_| {
+        // `check_fields` validated the record as a whole; a field boundary
+        // inside a character means a field itself is not UTF-8.
+        let text = self.text.get(range).ok_or_else(|| {
             RowError::Fatal(Error::malformed(
                 self.path,
                 self.line,
@@ -373,6 +376,8 @@ impl ChunkContext<'_> {
     fn parse_chunk(&self, bytes: &[u8], first_line: u64) -> Result<Parsed> {
         let mut out = Parsed::default();
         out.table.add_input(self.input_name);
+        out.table
+            .reserve(memchr::memchr_iter(b'\n', bytes).count() + 1);
         let mut reader = csv::ReaderBuilder::new()
             .has_headers(false)
             .flexible(true)
@@ -390,9 +395,10 @@ impl ChunkContext<'_> {
             }
             let line = lines.line_of(&record);
             out.rows_read += 1;
-            check_fields(&record, self.columns, self.path, line)?;
+            let text = check_fields(&record, self.columns, self.path, line)?;
             let row = Row {
                 record: &record,
+                text,
                 line,
                 path: self.path,
                 columns: self.columns,
@@ -485,38 +491,42 @@ impl<'b> LineCounter<'b> {
     }
 }
 
-/// Every field of a record, read or not, must be valid UTF-8 and at most
-/// 64 KiB: a file that breaks this is malformed whatever its columns mean.
-pub(crate) fn check_fields(
-    record: &ByteRecord,
+/// Every field of a record, read or not, must be at most 64 KiB and the
+/// record valid UTF-8 (checked once for all fields); returns its text.
+pub(crate) fn check_fields<'r>(
+    record: &'r ByteRecord,
     columns: &[String],
     path: &Path,
     line: u64,
-) -> Result<()> {
+) -> Result<&'r str> {
+    let name = |i: usize| {
+        columns
+            .get(i)
+            .map_or_else(|| format!("column {}", i + 1), Clone::clone)
+    };
     for (i, field) in record.iter().enumerate() {
-        let name = || {
-            columns
-                .get(i)
-                .map_or_else(|| format!("column {}", i + 1), Clone::clone)
-        };
         if field.len() > MAX_FIELD_BYTES {
             return Err(Error::malformed(
                 path,
                 line,
-                &name(),
+                &name(i),
                 format!("field is {} bytes, more than the 64 KiB limit", field.len()),
             ));
         }
-        if let Err(e) = std::str::from_utf8(field) {
-            return Err(Error::malformed(
-                path,
-                line,
-                &name(),
-                format!("not valid UTF-8 (byte {} of the field)", e.valid_up_to()),
-            ));
-        }
     }
-    Ok(())
+    std::str::from_utf8(record.as_slice()).map_err(|e| {
+        let at = e.valid_up_to();
+        let field = (0..record.len())
+            .find(|&i| record.range(i).is_some_and(|r| r.contains(&at)))
+            .unwrap_or(0);
+        let start = record.range(field).map_or(0, |r| r.start);
+        Error::malformed(
+            path,
+            line,
+            &name(field),
+            format!("not valid UTF-8 (byte {} of the field)", at - start),
+        )
+    })
 }
 
 /// The record written back as one CSV line, quoted where needed.

@@ -54,13 +54,14 @@ pub(crate) fn read_gateways(path: &Path, input_name: &str) -> Result<Gateways> {
         }
         let line = lines.line_of(&record);
         out.summary.rows_read += 1;
+        let text = crate::csvread::check_fields(&record, &columns, path, line)?;
         let row = Row {
             record: &record,
+            text,
             line,
             path,
             columns: &columns,
         };
-        crate::csvread::check_fields(&record, &columns, path, line)?;
         let site = (|| -> std::result::Result<Site, RowError> {
             if record.len() != columns.len() {
                 return Err(RowError::Reject(Rejection::new(
