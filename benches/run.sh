@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SHARED=${SHARED:-../shared}
-PY=${PY:-.venv/bin/python}
+PY=${PY:-$(pwd)/.venv/bin/python}
 WORK="$(pwd)/target/bench-data"
 ROWS=${SYNTH_ROWS:-10000000}
 mkdir -p "$WORK"
