@@ -384,16 +384,7 @@ impl ChunkContext<'_> {
             .from_reader(bytes);
         let mut record = ByteRecord::new();
         let mut lines = LineCounter::new(bytes, first_line);
-        loop {
-            match reader.read_byte_record(&mut record) {
-                Ok(false) => break,
-                Ok(true) => {}
-                Err(e) => {
-                    let line = lines.line_at(reader.position().byte());
-                    return Err(Error::malformed(self.path, line, "-", e.to_string()));
-                }
-            }
-            let line = lines.line_of(&record);
+        while let Some(line) = next_record(&mut reader, &mut record, &mut lines, self.path)? {
             out.rows_read += 1;
             let text = check_fields(&record, self.columns, self.path, line)?;
             let row = Row {
@@ -527,6 +518,24 @@ pub(crate) fn check_fields<'r>(
             format!("not valid UTF-8 (byte {} of the field)", at - start),
         )
     })
+}
+
+/// Read the next record; its line, or `None` at the end. A CSV syntax error
+/// is an error naming the line.
+pub(crate) fn next_record(
+    reader: &mut csv::Reader<&[u8]>,
+    record: &mut ByteRecord,
+    lines: &mut LineCounter<'_>,
+    path: &Path,
+) -> Result<Option<u64>> {
+    match reader.read_byte_record(record) {
+        Ok(false) => Ok(None),
+        Ok(true) => Ok(Some(lines.line_of(record))),
+        Err(e) => {
+            let line = lines.line_at(reader.position().byte());
+            Err(Error::malformed(path, line, "-", e.to_string()))
+        }
+    }
 }
 
 /// The record written back as one CSV line, quoted where needed.

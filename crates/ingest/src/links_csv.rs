@@ -33,6 +33,28 @@ pub const OPTIONAL_LINK_COLUMNS: [&str; 15] = [
     "invalid_reason",
 ];
 
+/// An error naming the required link-table columns that `has` lacks.
+pub(crate) fn check_required_columns(
+    path: &Path,
+    line: u64,
+    has: impl Fn(&str) -> bool,
+) -> Result<()> {
+    let missing: Vec<&str> = REQUIRED_LINK_COLUMNS
+        .iter()
+        .copied()
+        .filter(|c| !has(c))
+        .collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    Err(Error::malformed(
+        path,
+        line,
+        &missing.join(","),
+        "required link-table column(s) missing",
+    ))
+}
+
 /// Column positions of one link-table CSV header.
 pub(crate) struct LinkCsvParser<'s> {
     required: [usize; 5],
@@ -43,19 +65,7 @@ pub(crate) struct LinkCsvParser<'s> {
 
 impl<'s> LinkCsvParser<'s> {
     pub fn new(file: &CsvFile, path: &Path, seen: &'s Seen) -> Result<Self> {
-        let missing: Vec<&str> = REQUIRED_LINK_COLUMNS
-            .iter()
-            .copied()
-            .filter(|c| file.column(c).is_none())
-            .collect();
-        if !missing.is_empty() {
-            return Err(Error::malformed(
-                path,
-                1,
-                &missing.join(","),
-                "required link-table column(s) missing from the header",
-            ));
-        }
+        check_required_columns(path, 1, |c| file.column(c).is_some())?;
         let required = REQUIRED_LINK_COLUMNS.map(|c| file.column(c).unwrap_or(0));
         let optional = OPTIONAL_LINK_COLUMNS.map(|c| file.column(c));
         let seen = (optional[6].is_some() && seen.enabled()).then_some(seen);

@@ -8,7 +8,7 @@ use polars::prelude::*;
 
 use crate::csvread::{Parsed, RowError};
 use crate::dedupe::Seen;
-use crate::links_csv::{OPTIONAL_LINK_COLUMNS, REQUIRED_LINK_COLUMNS};
+use crate::links_csv::{OPTIONAL_LINK_COLUMNS, REQUIRED_LINK_COLUMNS, check_required_columns};
 use crate::validate::check_link;
 use crate::{Error, Reject, RejectReason, Rejection, Result};
 
@@ -25,19 +25,7 @@ pub(crate) fn read_links_parquet(path: &Path, input_name: &str, seen: &Seen) -> 
         .iter()
         .map(|s| s.to_string())
         .collect();
-    let missing: Vec<&str> = REQUIRED_LINK_COLUMNS
-        .iter()
-        .copied()
-        .filter(|c| !names.iter().any(|n| n == c))
-        .collect();
-    if !missing.is_empty() {
-        return Err(Error::malformed(
-            path,
-            0,
-            &missing.join(","),
-            "required link-table column(s) missing",
-        ));
-    }
+    check_required_columns(path, 0, |c| names.iter().any(|n| n == c))?;
     let floats = |name: &str| -> Result<Option<Vec<Option<f64>>>> {
         let Ok(column) = df.column(name) else {
             return Ok(None);

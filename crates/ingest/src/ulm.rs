@@ -6,7 +6,9 @@ use std::path::Path;
 
 use hexcover_core::{Link, Site};
 
-use crate::csvread::{CsvFile, LineCounter, ParsedRow, Row, RowError, RowParser, record_as_line};
+use crate::csvread::{
+    CsvFile, LineCounter, ParsedRow, Row, RowError, RowParser, next_record, record_as_line,
+};
 use crate::validate::check_position;
 use crate::{Error, Format, InputSummary, Reject, RejectReason, Rejection, Result};
 
@@ -43,16 +45,7 @@ pub(crate) fn read_gateways(path: &Path, input_name: &str) -> Result<Gateways> {
         positions: HashMap::new(),
     };
     let mut record = csv::ByteRecord::new();
-    loop {
-        match reader.read_byte_record(&mut record) {
-            Ok(false) => break,
-            Ok(true) => {}
-            Err(e) => {
-                let line = lines.line_at(reader.position().byte());
-                return Err(Error::malformed(path, line, "-", e.to_string()));
-            }
-        }
-        let line = lines.line_of(&record);
+    while let Some(line) = next_record(&mut reader, &mut record, &mut lines, path)? {
         out.summary.rows_read += 1;
         let text = crate::csvread::check_fields(&record, &columns, path, line)?;
         let row = Row {
