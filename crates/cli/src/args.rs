@@ -25,6 +25,72 @@ pub enum Command {
     /// GeoParquet, GeoJSON and/or CSV.
     #[command(after_help = EXPORT_EXAMPLES)]
     Export(ExportArgs),
+    /// Choose sites for new receivers: lazy greedy, swap local search and
+    /// simulated annealing, with a proven upper bound and the gap.
+    #[command(after_help = OPTIMIZE_EXAMPLES)]
+    Optimize(OptimizeArgs),
+}
+
+const OPTIMIZE_EXAMPLES: &str = "\
+Examples:
+  # A classic MCLP instance (coordinates in projected metres): 25 sites, 3 km radius.
+  hexcover optimize --demand demand.csv --candidates candidates.csv \\
+      --radius-m 3000 --sites 25 --out sel.csv
+
+  # Around existing sites, at least 345 m apart, two sites per demand point:
+  hexcover optimize --demand demand.csv --candidates candidates.csv \\
+      --existing existing.csv --radius-m 2000 --sites 5 --min-spacing-m 345 --k 2 --out sel.csv
+";
+
+#[derive(Debug, Args)]
+pub struct OptimizeArgs {
+    /// Demand points: CSV with columns id,x,y and optionally weight (default 1),
+    /// x and y in projected metres.
+    #[arg(long, value_name = "CSV")]
+    pub demand: PathBuf,
+    /// Candidate sites: CSV with columns id,x,y and optionally cost (default 1).
+    #[arg(long, value_name = "CSV")]
+    pub candidates: PathBuf,
+    /// Existing sites, always kept: CSV with columns id,x,y.
+    #[arg(long, value_name = "CSV")]
+    pub existing: Option<PathBuf>,
+    /// Candidate ids that must be chosen (already decided), comma-separated.
+    #[arg(long, value_name = "ID,ID", value_delimiter = ',')]
+    pub lock: Vec<String>,
+    /// Coverage radius: a site covers a point within this distance, metres.
+    #[arg(long, value_name = "M")]
+    pub radius_m: f64,
+    /// Number of new sites to choose.
+    #[arg(long, value_name = "N")]
+    pub sites: usize,
+    /// Total cost of the new sites at most this (costs from the candidates' cost column).
+    #[arg(long, value_name = "COST")]
+    pub budget: Option<f64>,
+    /// No two sites (new or existing) closer than this, metres.
+    #[arg(long, value_name = "M")]
+    pub min_spacing_m: Option<f64>,
+    /// New sites within this distance of an existing site, metres.
+    #[arg(long, value_name = "M")]
+    pub max_distance_m: Option<f64>,
+    /// Count a demand point only when at least K sites cover it (k-coverage).
+    #[arg(long, value_name = "K")]
+    pub k: Option<u32>,
+    /// Seed of the annealing moves; equal seeds give equal answers.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Simulated-annealing steps (0 to skip).
+    #[arg(long, value_name = "N", default_value_t = 20_000)]
+    pub anneal_iterations: u64,
+    /// Subgradient iterations of the Lagrangian bound (0: the online bound only).
+    #[arg(long, value_name = "N", default_value_t = 3_000)]
+    pub bound_iterations: usize,
+    /// Where to write the chosen sites (CSV); the summary goes beside it as
+    /// <name>.summary.json.
+    #[arg(long, value_name = "CSV")]
+    pub out: PathBuf,
+    /// Print nothing but errors.
+    #[arg(long, short)]
+    pub quiet: bool,
 }
 
 const INGEST_EXAMPLES: &str = "\

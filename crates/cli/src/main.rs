@@ -3,6 +3,7 @@
 mod args;
 mod export_cmd;
 mod ingest_cmd;
+mod optimize_cmd;
 mod progress;
 
 use clap::Parser;
@@ -19,6 +20,7 @@ fn main() -> std::process::ExitCode {
     let result = match args.command {
         args::Command::Ingest(a) => ingest_cmd::run(&a),
         args::Command::Export(a) => export_cmd::run(&a),
+        args::Command::Optimize(a) => optimize_cmd::run(&a),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -23,9 +23,11 @@ mod hex;
 mod link;
 mod site;
 mod table;
+mod terrain;
 
 pub use error::{Error, Result};
 pub use hex::{HexStats, parse_resolutions};
 pub use link::{Link, MAX_LINK_DISTANCE_M, RSSI_RANGE_DBM, SNR_RANGE_DB, lat_lon_problem};
 pub use site::Site;
 pub use table::{IdPool, LinkTable, OptColumn, OptF64Column};
+pub use terrain::{EARTH_RADIUS_M, FlatTerrain, LatLon, PathProfile, STANDARD_K_FACTOR, Terrain};
