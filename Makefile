@@ -10,6 +10,7 @@ SHELL := /bin/bash
 SHARED   ?= $(abspath ../shared)
 DATA     := $(SHARED)/data
 ULM      := $(DATA)/ulm-ttn-2021
+DEM      := $(DATA)/srtm3-ulm
 OUT      ?= out
 VENV     := .venv
 PY       := $(VENV)/bin/python
@@ -19,19 +20,22 @@ RELBIN   := target/release/hexcover
 # Debian packages the build and the checks need (libgdal-dev for the terrain
 # stage, pkg-config to find it, time for peak-memory figures in benchmarks).
 DEB_PACKAGES := pkg-config libgdal-dev time
+# Only for `make bench`: SPLAT! (splat, srtm2sdf), the per-site coverage baseline.
+BENCH_DEB_PACKAGES := splat
 
-.PHONY: help demo test bench deps venv build check-shared lint rust-test python-test clean-out
+.PHONY: help demo test bench deps bench-deps venv build check-shared lint rust-test python-test clean-out
 
 help:
-	@echo "make demo   - install what is missing, build, ingest the Ulm drive test, print the summary"
+	@echo "make demo   - install what is missing, build, run ingest, train, coverage and placement on Ulm"
 	@echo "make test   - the same set-up, then cargo fmt --check, clippy -D warnings, every test"
 	@echo "make bench  - benchmarks beside their baselines (release build; see BENCHMARKS.md)"
 
 check-shared:
 	@test -f $(ULM)/measurements.csv || { echo "error: $(ULM)/measurements.csv not found: clone hexcover beside shared/ (or set SHARED=...)"; exit 1; }
 
-deps:
-	@missing=""; for p in $(DEB_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+deps bench-deps: PACKAGES = $(if $(filter bench-deps,$@),$(BENCH_DEB_PACKAGES),$(DEB_PACKAGES))
+deps bench-deps:
+	@missing=""; for p in $(PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing Debian packages:$$missing"; \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
@@ -49,10 +53,22 @@ venv: $(VENV)/.installed
 build: deps
 	$(CARGO) build -p hexcover
 
+# The whole pipeline on Ulm: ingest → train (devices on refuse trucks, 2 m) →
+# coverage of every known gateway → 5 suggested sites.
 demo: check-shared build
 	@rm -rf $(OUT)/ulm
 	$(BIN) ingest $(ULM)/measurements.csv --gateways $(ULM)/gateways.csv \
 	  --out $(OUT)/ulm --res 8,9,12 --export geojson,csv
+	$(BIN) train --links $(OUT)/ulm/links.parquet --dem $(DEM) --device-height-m 2 \
+	  --cv-folds 0 --out $(OUT)/ulm/model.json
+	@mkdir -p $(OUT)/ulm/coverage
+	@tail -n +2 $(ULM)/gateways.csv | while IFS=, read -r id lat lon name; do \
+	  echo "coverage of $$id ($$name)"; \
+	  $(BIN) coverage --dem $(DEM) --model $(OUT)/ulm/model.json --site "$$lat,$$lon" \
+	    --radius-km 10 --out $(OUT)/ulm/coverage/$$id.parquet --quiet; \
+	done
+	$(BIN) optimize --study $(OUT)/ulm --dem $(DEM) --model $(OUT)/ulm/model.json \
+	  --sites 5 --out $(OUT)/ulm/suggested.csv
 
 lint: deps
 	$(CARGO) fmt --all --check
@@ -62,18 +78,28 @@ rust-test: deps
 	$(CARGO) test --workspace --all-targets
 	$(CARGO) test --workspace --doc
 
-# The GeoParquet check: ingest Ulm with the test build, read it back with GeoPandas.
+# The GeoParquet checks: ingest Ulm and predict one Ulm gateway's coverage with the
+# test build, read both back with GeoPandas.
 python-test: check-shared venv build
 	@rm -rf target/test-ulm
 	$(BIN) ingest $(ULM)/measurements.csv --gateways $(ULM)/gateways.csv \
 	  --out target/test-ulm --res 8,9,12 --quiet
+	@rm -rf target/test-coverage
+	$(BIN) coverage --dem $(DATA)/srtm3-ulm --site 48.3985081189661,9.991811778526625,10 \
+	  --radius-km 3 --out target/test-coverage/minster.parquet --quiet
 	HEXCOVER_ULM_OUT=$(abspath target/test-ulm) HEXCOVER_SHARED=$(SHARED) \
+	  HEXCOVER_COVERAGE_OUT=$(abspath target/test-coverage/minster.parquet) \
 	  $(PY) -m pytest -q tests/python
 
 test: check-shared deps venv lint rust-test python-test
 
-bench: check-shared deps venv
-	benches/run.sh
+# The optimizer's Python baselines (pulp/CBC, spopt, scipy) are only needed here.
+$(VENV)/.bench-installed: $(VENV)/.installed benches/python/requirements.txt
+	$(VENV)/bin/pip install -q -r benches/python/requirements.txt
+	touch $@
+
+bench: check-shared deps bench-deps venv $(VENV)/.bench-installed
+	SHARED=$(SHARED) benches/run.sh
 
 clean-out:
 	rm -rf $(OUT)

@@ -34,6 +34,26 @@ HEXCOVER_BENCH_PYTHON="$PY" HEXCOVER_BENCH_ULM_LINKS="$WORK/ulm-links.csv" \
 HEXCOVER_BENCH_SYNTH_LINKS="$SYNTH" \
   cargo bench -p hexcover-benches --bench ingest
 
+echo "== criterion: terrain (DEM cache beside per-point GDAL reads and the great-circle profile)"
+HEXCOVER_SHARED="$(cd "$SHARED" && pwd)" cargo bench -p hexcover-benches --bench terrain
+
+echo "== criterion: placement on the shared MCLP instances beside CBC, CELF and numpy greedy"
+HEXCOVER_BENCH_PYTHON="$PY" HEXCOVER_SHARED="$(cd "$SHARED" && pwd)" \
+  cargo bench -p hexcover-benches --bench optimize
+
+echo "== criterion: per-site coverage, 20 km at res 10, beside SPLAT! (one process per site)"
+# A learned model trained on Ulm for the learned-model variant (no CV: only
+# the model is needed here).
+"$HEX" train --links "$SHARED/data/ulm-ttn-2021/measurements.csv" \
+  --gateways "$SHARED/data/ulm-ttn-2021/gateways.csv" --dem "$SHARED/data/srtm3-ulm" \
+  --device-height-m 2 --cv-folds 0 --out "$WORK/ulm-model.json" --quiet
+HEXCOVER_SHARED="$(cd "$SHARED" && pwd)" HEXCOVER_BENCH_MODEL="$WORK/ulm-model.json" \
+  cargo bench -p hexcover-benches --bench coverage
+# The whole command once (DEM load, sweep, GeoParquet write), as a user runs it.
+/usr/bin/time -f "hexcover coverage (release, Minster, 20 km, res 10): wall %e s, peak RSS %M KB" \
+  "$HEX" coverage --dem "$SHARED/data/srtm3-ulm" --site 48.3985081189661,9.991811778526625,10 \
+  --radius-km 20 --out "$WORK/coverage-minster.parquet"
+
 echo "== peak memory, one run each on the synthetic file (/usr/bin/time -v)"
 measure() { # name, command...
   local name=$1; shift

@@ -29,6 +29,253 @@ pub enum Command {
     /// simulated annealing, with a proven upper bound and the gap.
     #[command(after_help = OPTIMIZE_EXAMPLES)]
     Optimize(OptimizeArgs),
+    /// Train the learned RSSI model (boosted trees on terrain features,
+    /// receiver offsets, a spatially calibrated 80 % interval) and write it
+    /// as JSON.
+    #[command(after_help = TRAIN_EXAMPLES)]
+    Train(TrainArgs),
+    /// Score every physics model and the learned model on spatially blocked
+    /// cross-validation and leave-one-receiver-out, and print the table.
+    #[command(after_help = EVALUATE_EXAMPLES)]
+    Evaluate(EvaluateArgs),
+    /// Predict the RSSI of every accepted input link with a trained model:
+    /// mean, 80 % interval and P(RSSI ≥ sensitivity).
+    #[command(after_help = PREDICT_EXAMPLES)]
+    Predict(PredictArgs),
+    /// Predict the coverage of one site (a receiver): every H3 cell within a
+    /// radius with the RSSI a device there would be heard with, its 80 %
+    /// interval and P(RSSI ≥ threshold), as GeoParquet.
+    #[command(after_help = COVERAGE_EXAMPLES)]
+    Coverage(CoverageArgs),
+}
+
+const COVERAGE_EXAMPLES: &str = "\
+Examples:
+  # The Ulm Minster gateway, 10 m up, 20 km at res 10, physics baseline:
+  hexcover coverage --dem ../shared/data/srtm3-ulm --site 48.3985,9.9918,10 \\
+      --radius-km 20 --out minster.parquet
+
+  # With a trained model and a more sensitive threshold (SF12):
+  hexcover coverage --dem ../shared/data/srtm3-ulm --site 48.3985,9.9918,10 \\
+      --model model.json --threshold-dbm -137 --radius-km 10 --out minster.parquet
+
+Without --model the physics baseline predicts (free space + Bullington diffraction,
+residual sigma 11 dB). Writes one row per cell: h3_cell, resolution, distance_m,
+rssi_pred_dbm, rssi_p10_dbm, rssi_p90_dbm, p_covered, geometry (polygon, CRS84);
+the run's assumptions are in the file metadata (key hexcover:coverage_run).";
+
+#[derive(Debug, Args)]
+pub struct CoverageArgs {
+    /// DEM: a raster file or a folder of tiles (.hgt, GeoTIFF, VRT).
+    #[arg(long, value_name = "DIR")]
+    pub dem: PathBuf,
+    /// The site: lat,lon[,height_agl_m] (WGS84 degrees; antenna height above
+    /// ground in metres, default 10).
+    #[arg(long, value_name = "LAT,LON,H", allow_hyphen_values = true)]
+    pub site: String,
+    /// Site antenna gain, dBi.
+    #[arg(
+        long,
+        value_name = "DBI",
+        default_value_t = 3.0,
+        allow_hyphen_values = true
+    )]
+    pub gain_dbi: f64,
+    /// Frequency, MHz.
+    #[arg(long, value_name = "MHZ", default_value_t = 868.3)]
+    pub freq_mhz: f64,
+    /// Device EIRP, dBm.
+    #[arg(
+        long,
+        value_name = "DBM",
+        default_value_t = 16.0,
+        allow_hyphen_values = true
+    )]
+    pub eirp_dbm: f64,
+    /// Device antenna height above ground, m.
+    #[arg(long, value_name = "M", default_value_t = 1.5)]
+    pub device_height_m: f64,
+    /// A device counts as heard at RSSI ≥ this, dBm.
+    #[arg(long, value_name = "DBM", default_value_t = -130.0, allow_hyphen_values = true)]
+    pub threshold_dbm: f64,
+    /// A model written by `hexcover train` (default: the physics baseline).
+    #[arg(long, value_name = "JSON")]
+    pub model: Option<PathBuf>,
+    /// Cells whose centre lies within this distance of the site, km.
+    #[arg(long, value_name = "KM", allow_hyphen_values = true)]
+    pub radius_km: f64,
+    /// H3 resolution of the cells (0..=15).
+    #[arg(
+        long,
+        value_name = "R",
+        default_value_t = 10,
+        allow_hyphen_values = true
+    )]
+    pub res: i64,
+    /// Step between terrain samples along the radials, m [default: the
+    /// model's training step, or the DEM's pixel size without --model].
+    #[arg(long, value_name = "M")]
+    pub step_m: Option<f64>,
+    /// Where to write the coverage (GeoParquet).
+    #[arg(long, value_name = "PARQUET")]
+    pub out: PathBuf,
+    /// Print nothing but errors.
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+const TRAIN_EXAMPLES: &str = "\
+Examples:
+  # Ulm (devices on refuse trucks, about 2 m up) over SRTM:
+  hexcover train --links ../shared/data/ulm-ttn-2021/measurements.csv \\
+      --gateways ../shared/data/ulm-ttn-2021/gateways.csv \\
+      --dem ../shared/data/srtm3-ulm --device-height-m 2 --out model.json
+
+Rows ingest rejects go to <out>.rejects.csv (or --rejects). The model file records
+its features, hyperparameters, training-data hash, radio assumptions and the
+blocked-CV metrics (--cv-folds 0 skips them).";
+
+const EVALUATE_EXAMPLES: &str = "\
+Examples:
+  hexcover evaluate --links ../shared/data/ulm-ttn-2021/measurements.csv \\
+      --gateways ../shared/data/ulm-ttn-2021/gateways.csv \\
+      --dem ../shared/data/srtm3-ulm --device-height-m 2 --folds 5 --block-res 8 --out table.md
+
+--out FILE.md writes the Markdown tables, FILE.json the scores as JSON.";
+
+const PREDICT_EXAMPLES: &str = "\
+Examples:
+  hexcover predict --model model.json --dem ../shared/data/srtm3-ulm \\
+      --links ../shared/data/ulm-ttn-2021/measurements.csv \\
+      --gateways ../shared/data/ulm-ttn-2021/gateways.csv --out predictions.csv
+
+Writes one row per accepted link: input,input_row,receiver,rssi_dbm,rssi_pred_dbm,
+rssi_p10_dbm,rssi_p90_dbm,p_covered,problem. Radio assumptions default to the
+model's.";
+
+/// `--links` and the ingest options that read them.
+#[derive(Debug, Args)]
+pub struct LinkInputArgs {
+    /// Measured links: any input `hexcover ingest` reads (CSV, JSON, Parquet,
+    /// a study's links.parquet); repeat for several files.
+    #[arg(long, value_name = "FILE", required = true)]
+    pub links: Vec<PathBuf>,
+    /// Format of every input; detected from content if omitted.
+    #[arg(long, value_name = "F")]
+    pub format: Option<String>,
+    /// Gateway list that the Ulm layout joins to.
+    #[arg(long, value_name = "FILE")]
+    pub gateways: Option<PathBuf>,
+    /// Where to write the rows ingest rejected (default <out>.rejects.csv).
+    #[arg(long, value_name = "CSV")]
+    pub rejects: Option<PathBuf>,
+}
+
+/// The terrain and the radio assumptions where a link says nothing.
+#[derive(Debug, Args)]
+pub struct RadioArgs {
+    /// DEM: a raster file or a folder of tiles (.hgt, GeoTIFF, VRT).
+    #[arg(long, value_name = "DIR")]
+    pub dem: PathBuf,
+    /// Device antenna height where the link has none, m [default: 1.5].
+    #[arg(long, value_name = "M", allow_negative_numbers = true)]
+    pub device_height_m: Option<f64>,
+    /// Receiver antenna height where the link has none, m [default: 10].
+    #[arg(long, value_name = "M", allow_negative_numbers = true)]
+    pub rx_height_m: Option<f64>,
+    /// Frequency where the link has none, MHz [default: 868.3].
+    #[arg(long, value_name = "MHZ")]
+    pub freq_mhz: Option<f64>,
+    /// Terrain profile step, m [default: 30].
+    #[arg(long, value_name = "M")]
+    pub profile_step_m: Option<f64>,
+}
+
+#[derive(Debug, Args)]
+pub struct TrainArgs {
+    #[command(flatten)]
+    pub input: LinkInputArgs,
+    #[command(flatten)]
+    pub radio: RadioArgs,
+    /// Where to write the model (JSON).
+    #[arg(long, value_name = "JSON")]
+    pub out: PathBuf,
+    /// Folds of the blocked cross-validation recorded in the model (0: skip).
+    #[arg(long, value_name = "N", default_value_t = 5)]
+    pub cv_folds: usize,
+    /// H3 resolution of the spatial blocks (CV and interval calibration).
+    #[arg(long, value_name = "R", default_value_t = 8)]
+    pub block_res: u8,
+    /// Number of boosted trees.
+    #[arg(long, value_name = "N", default_value_t = 150)]
+    pub trees: usize,
+    /// Depth of each tree.
+    #[arg(long, value_name = "D", default_value_t = 5)]
+    pub depth: usize,
+    /// Learning rate.
+    #[arg(long, value_name = "ETA", default_value_t = 0.08)]
+    pub learning_rate: f64,
+    /// Seed (equal seeds and data give equal models).
+    #[arg(long, default_value_t = 7)]
+    pub seed: u64,
+    /// Print nothing but errors.
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct EvaluateArgs {
+    #[command(flatten)]
+    pub input: LinkInputArgs,
+    #[command(flatten)]
+    pub radio: RadioArgs,
+    /// Folds of the blocked cross-validation.
+    #[arg(long, value_name = "N", default_value_t = 5)]
+    pub folds: usize,
+    /// H3 resolution of the spatial blocks (7 or 8 recommended).
+    #[arg(long, value_name = "R", default_value_t = 8)]
+    pub block_res: u8,
+    /// Skip leave-one-receiver-out.
+    #[arg(long)]
+    pub no_loro: bool,
+    /// Number of boosted trees.
+    #[arg(long, value_name = "N", default_value_t = 150)]
+    pub trees: usize,
+    /// Depth of each tree.
+    #[arg(long, value_name = "D", default_value_t = 5)]
+    pub depth: usize,
+    /// Learning rate.
+    #[arg(long, value_name = "ETA", default_value_t = 0.08)]
+    pub learning_rate: f64,
+    /// Seed.
+    #[arg(long, default_value_t = 7)]
+    pub seed: u64,
+    /// Write the results: FILE.md (Markdown) or FILE.json.
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+    /// Print nothing but errors (and the table when there is no --out).
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct PredictArgs {
+    /// A model written by `hexcover train`.
+    #[arg(long, value_name = "JSON")]
+    pub model: PathBuf,
+    #[command(flatten)]
+    pub input: LinkInputArgs,
+    #[command(flatten)]
+    pub radio: RadioArgs,
+    /// Receiver sensitivity for p_covered, dBm (DESIGN default -130).
+    #[arg(long, value_name = "DBM", default_value_t = -130.0, allow_negative_numbers = true)]
+    pub sensitivity_dbm: f64,
+    /// Where to write the predictions (CSV).
+    #[arg(long, value_name = "CSV")]
+    pub out: PathBuf,
+    /// Print nothing but errors.
+    #[arg(long, short)]
+    pub quiet: bool,
 }
 
 const OPTIMIZE_EXAMPLES: &str = "\
@@ -40,33 +287,40 @@ Examples:
   # Around existing sites, at least 345 m apart, two sites per demand point:
   hexcover optimize --demand demand.csv --candidates candidates.csv \\
       --existing existing.csv --radius-m 2000 --sites 5 --min-spacing-m 345 --k 2 --out sel.csv
+
+  # Geographic: 5 new sites for an ingested study, coverage from a trained model:
+  hexcover optimize --study out/ulm --dem ../shared/data/srtm3-ulm \\
+      --model out/ulm/model.json --sites 5 --out out/ulm/suggested.csv
 ";
 
 #[derive(Debug, Args)]
 pub struct OptimizeArgs {
-    /// Demand points: CSV with columns id,x,y and optionally weight (default 1),
-    /// x and y in projected metres.
+    /// Planar mode: demand points, CSV with columns id,x,y and optionally
+    /// weight (default 1), x and y in projected metres.
     #[arg(long, value_name = "CSV")]
-    pub demand: PathBuf,
-    /// Candidate sites: CSV with columns id,x,y and optionally cost (default 1).
+    pub demand: Option<PathBuf>,
+    /// Candidate sites. Planar: CSV id,x,y[,cost] (cost default 1).
+    /// Geographic: CSV id,lat,lon[,height_agl_m][,cost]; without it, the
+    /// centres of the --candidate-res cells in the study area.
     #[arg(long, value_name = "CSV")]
-    pub candidates: PathBuf,
-    /// Existing sites, always kept: CSV with columns id,x,y.
+    pub candidates: Option<PathBuf>,
+    /// Planar mode: existing sites, always kept: CSV with columns id,x,y.
     #[arg(long, value_name = "CSV")]
     pub existing: Option<PathBuf>,
     /// Candidate ids that must be chosen (already decided), comma-separated.
     #[arg(long, value_name = "ID,ID", value_delimiter = ',')]
     pub lock: Vec<String>,
-    /// Coverage radius: a site covers a point within this distance, metres.
+    /// Planar mode: a site covers a point within this distance, metres.
     #[arg(long, value_name = "M")]
-    pub radius_m: f64,
+    pub radius_m: Option<f64>,
     /// Number of new sites to choose.
     #[arg(long, value_name = "N")]
     pub sites: usize,
     /// Total cost of the new sites at most this (costs from the candidates' cost column).
     #[arg(long, value_name = "COST")]
     pub budget: Option<f64>,
-    /// No two sites (new or existing) closer than this, metres.
+    /// No two sites (new or existing) closer than this, metres. Geographic
+    /// default: 345 (Helium's 8 res-11 cells); 0 turns it off.
     #[arg(long, value_name = "M")]
     pub min_spacing_m: Option<f64>,
     /// New sites within this distance of an existing site, metres.
@@ -75,6 +329,43 @@ pub struct OptimizeArgs {
     /// Count a demand point only when at least K sites cover it (k-coverage).
     #[arg(long, value_name = "K")]
     pub k: Option<u32>,
+    /// Geographic mode: a study directory written by `hexcover ingest`; its
+    /// device positions outline the demand area, its receivers are the
+    /// existing sites.
+    #[arg(long, value_name = "DIR")]
+    pub study: Option<PathBuf>,
+    /// Geographic mode: the elevation model (file, VRT or folder of tiles).
+    #[arg(long, value_name = "PATH")]
+    pub dem: Option<PathBuf>,
+    /// Geographic mode: the RSSI model from `hexcover train`; without it the
+    /// physics baseline (free space + Bullington diffraction).
+    #[arg(long, value_name = "JSON")]
+    pub model: Option<PathBuf>,
+    /// Geographic mode: H3 resolution of the demand cells.
+    #[arg(long, value_name = "R", default_value_t = 9)]
+    pub demand_res: u8,
+    /// Geographic mode: H3 resolution whose cell centres are the candidates
+    /// (when no --candidates file is given).
+    #[arg(long, value_name = "R", default_value_t = 8)]
+    pub candidate_res: u8,
+    /// Geographic mode: demand weight per cell: `unserved` (1 − P(an existing
+    /// site hears a device there)) or `uniform`.
+    #[arg(long, value_name = "W", default_value = "unserved")]
+    pub weighting: String,
+    /// Geographic mode: how far each site's coverage is computed, km.
+    #[arg(long, value_name = "KM", default_value_t = 10.0)]
+    pub coverage_radius_km: f64,
+    /// Geographic mode: a device counts as heard at RSSI ≥ this, dBm.
+    #[arg(long, value_name = "DBM", default_value_t = -130.0, allow_negative_numbers = true)]
+    pub threshold_dbm: f64,
+    /// Geographic mode: antenna height of candidates (and of existing sites
+    /// whose height the data do not give), m above ground.
+    #[arg(long, value_name = "M", default_value_t = 10.0)]
+    pub site_height_agl_m: f64,
+    /// Geographic mode: keep every new site within the Helium hex-density
+    /// limits (HIP-17 / HIP-104 defaults).
+    #[arg(long)]
+    pub hex_density: bool,
     /// Seed of the annealing moves; equal seeds give equal answers.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,

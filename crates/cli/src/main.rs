@@ -1,10 +1,17 @@
 //! `hexcover`: the command line that wires hexcover's stages together.
 
 mod args;
+mod coverage_cmd;
+mod csv_table;
+mod evaluate_cmd;
 mod export_cmd;
 mod ingest_cmd;
+mod links_input;
 mod optimize_cmd;
+mod optimize_geo;
+mod predict_cmd;
 mod progress;
+mod train_cmd;
 
 use clap::Parser;
 
@@ -21,6 +28,10 @@ fn main() -> std::process::ExitCode {
         args::Command::Ingest(a) => ingest_cmd::run(&a),
         args::Command::Export(a) => export_cmd::run(&a),
         args::Command::Optimize(a) => optimize_cmd::run(&a),
+        args::Command::Train(a) => train_cmd::run(&a),
+        args::Command::Evaluate(a) => evaluate_cmd::run(&a),
+        args::Command::Predict(a) => predict_cmd::run(&a),
+        args::Command::Coverage(a) => coverage_cmd::run(&a),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -11,6 +11,7 @@ use hexcover_optimizer::{
 };
 
 use crate::args::OptimizeArgs;
+use crate::csv_table::CsvTable;
 
 /// Rows of an id,x,y[,value] table.
 struct Points {
@@ -22,68 +23,60 @@ struct Points {
 /// Reads `id,x,y` and the optional `value_column` (default `default_value`);
 /// other columns are ignored. Errors name the file, line and column.
 fn read_points(path: &Path, value_column: Option<&str>, default_value: f64) -> Result<Points> {
-    let name = path.display();
-    let mut reader = csv::ReaderBuilder::new()
-        .trim(csv::Trim::All)
-        .from_path(path)
-        .with_context(|| format!("{name}: cannot open"))?;
-    let headers = reader
-        .headers()
-        .with_context(|| format!("{name}: cannot read the header"))?
-        .clone();
-    let column = |wanted: &str| headers.iter().position(|h| h.eq_ignore_ascii_case(wanted));
-    let required = |wanted: &str| {
-        column(wanted).with_context(|| {
-            format!(
-                "{name}: no `{wanted}` column (found: {})",
-                headers.iter().collect::<Vec<_>>().join(",")
-            )
-        })
-    };
-    let (id_col, x_col, y_col) = (required("id")?, required("x")?, required("y")?);
-    let value_col = value_column.and_then(column);
+    let mut table = CsvTable::open(path)?;
+    let needs = "id,x,y in projected metres";
+    let (id_col, x_col, y_col) = (
+        table.required("id", needs)?,
+        table.required("x", needs)?,
+        table.required("y", needs)?,
+    );
+    let value_col = value_column.and_then(|c| table.column(c));
+    let field = value_column.unwrap_or("value");
     let mut points = Points {
         ids: Vec::new(),
         xy: Vec::new(),
         values: Vec::new(),
     };
-    for record in reader.records() {
-        let record = record.with_context(|| format!("{name}: malformed CSV"))?;
-        let line = record.position().map_or(0, csv::Position::line);
-        let number = |col: usize, field: &str| -> Result<f64> {
-            let text = record.get(col).unwrap_or("");
-            let value: f64 = text.parse().map_err(|_| {
-                anyhow::anyhow!("{name}:{line}: field `{field}`: `{text}` is not a number")
-            })?;
-            if !value.is_finite() {
-                bail!("{name}:{line}: field `{field}`: `{text}` is not a finite number");
-            }
-            Ok(value)
-        };
-        let id = record.get(id_col).unwrap_or("").to_string();
-        if id.is_empty() {
-            bail!("{name}:{line}: field `id` is empty");
-        }
-        points.xy.push([number(x_col, "x")?, number(y_col, "y")?]);
-        let value = match (value_col, value_column) {
-            (Some(col), Some(field)) if !record.get(col).unwrap_or("").is_empty() => {
-                number(col, field)?
-            }
-            _ => default_value,
-        };
-        points.values.push(value);
-        points.ids.push(id);
-    }
-    if points.ids.is_empty() {
-        bail!("{name}: no rows");
+    for row in table.rows()? {
+        points
+            .xy
+            .push([row.number(x_col, "x")?, row.number(y_col, "y")?]);
+        points
+            .values
+            .push(row.number_or(value_col, field, default_value)?);
+        points.ids.push(row.non_empty(id_col, "id")?);
     }
     Ok(points)
 }
 
+/// The objective the flags ask for.
+pub fn objective(args: &OptimizeArgs) -> Objective {
+    match args.k {
+        Some(k) => Objective::KCoverage {
+            k,
+            min_probability: 1.0,
+        },
+        None => Objective::ExpectedCoverage,
+    }
+}
+
 pub fn run(args: &OptimizeArgs) -> Result<()> {
+    if let Some(study) = &args.study {
+        return crate::optimize_geo::run(args, study);
+    }
     let started = Instant::now();
-    let demand = read_points(&args.demand, Some("weight"), 1.0)?;
-    let candidates = read_points(&args.candidates, Some("cost"), 1.0)?;
+    let (Some(demand_path), Some(candidates_path), Some(radius_m)) =
+        (&args.demand, &args.candidates, args.radius_m)
+    else {
+        bail!(
+            "planar mode needs --demand, --candidates and --radius-m (or --study and --dem for geographic mode)"
+        );
+    };
+    if args.dem.is_some() || args.model.is_some() {
+        bail!("--dem and --model are for geographic mode, which needs --study");
+    }
+    let demand = read_points(demand_path, Some("weight"), 1.0)?;
+    let candidates = read_points(candidates_path, Some("cost"), 1.0)?;
     let existing = args
         .existing
         .as_deref()
@@ -93,7 +86,7 @@ pub fn run(args: &OptimizeArgs) -> Result<()> {
         if !candidates.ids.contains(id) {
             bail!(
                 "--lock: `{id}` is not a candidate id in {}",
-                args.candidates.display()
+                candidates_path.display()
             );
         }
     }
@@ -120,18 +113,12 @@ pub fn run(args: &OptimizeArgs) -> Result<()> {
             site_xy.push([x, y]);
         }
     }
-    let coverage = radius_coverage(&demand.xy, &site_xy, args.radius_m)?;
+    let coverage = radius_coverage(&demand.xy, &site_xy, radius_m)?;
     let t_read = started.elapsed().as_secs_f64();
     let problem = Problem::new(demand.ids, demand.values, sites, coverage)
-        .with_context(|| format!("{} / {}", args.demand.display(), args.candidates.display()))?;
+        .with_context(|| format!("{} / {}", demand_path.display(), candidates_path.display()))?;
 
-    let objective = match args.k {
-        Some(k) => Objective::KCoverage {
-            k,
-            min_probability: 1.0,
-        },
-        None => Objective::ExpectedCoverage,
-    };
+    let objective = objective(args);
     let constraints = Constraints {
         budget: args.budget,
         min_spacing_m: args.min_spacing_m,
@@ -225,14 +212,33 @@ fn write_selection(path: &Path, problem: &Problem, solution: &Solution) -> Resul
     Ok(())
 }
 
-fn summary_json(
-    args: &OptimizeArgs,
-    problem: &Problem,
-    solution: &Solution,
-    t_read_s: f64,
-    t_total_s: f64,
-) -> serde_json::Value {
-    let bound = match &solution.bound {
+/// Each chosen site with its explanation: what it adds, the demand points
+/// (ids) it adds them at, its reward scale and the rules that bound it.
+pub fn sites_json(problem: &Problem, solution: &Solution) -> serde_json::Value {
+    solution
+        .sites
+        .iter()
+        .map(|site| {
+            serde_json::json!({
+                "id": problem.sites()[site.site].id,
+                "rank": site.rank,
+                "marginal_gain": site.marginal_gain,
+                "removal_loss": site.removal_loss,
+                "reward_scale": site.reward_scale,
+                "bound_by": site.bound_by.iter().map(|k| k.name()).collect::<Vec<_>>(),
+                "demand_added": site
+                    .demand_added
+                    .iter()
+                    .map(|&i| &problem.demand_ids()[i as usize])
+                    .collect::<Vec<_>>(),
+            })
+        })
+        .collect()
+}
+
+/// The bound as the summaries write it.
+pub fn bound_json(bound: &Bound) -> serde_json::Value {
+    match bound {
         Bound::Proven {
             upper,
             gap,
@@ -252,10 +258,21 @@ fn summary_json(
             "relaxes": relaxes.iter().map(|k| k.name()).collect::<Vec<_>>(),
         }),
         Bound::None { reason } => serde_json::json!({ "proven": false, "reason": reason }),
-    };
+    }
+}
+
+fn summary_json(
+    args: &OptimizeArgs,
+    problem: &Problem,
+    solution: &Solution,
+    t_read_s: f64,
+    t_total_s: f64,
+) -> serde_json::Value {
+    let bound = bound_json(&solution.bound);
     serde_json::json!({
-        "demand": args.demand.display().to_string(),
-        "candidates": args.candidates.display().to_string(),
+        "mode": "planar",
+        "demand": args.demand.as_ref().map(|p| p.display().to_string()),
+        "candidates": args.candidates.as_ref().map(|p| p.display().to_string()),
         "n_demand": problem.weights().len(),
         "n_sites": problem.sites().len(),
         "coverage_nnz": problem.coverage().nnz(),
@@ -263,6 +280,7 @@ fn summary_json(
         "radius_m": args.radius_m,
         "sites_requested": args.sites,
         "sites_chosen": solution.sites.iter().map(|s| &problem.sites()[s.site].id).collect::<Vec<_>>(),
+        "sites": sites_json(problem, solution),
         "objective": solution.objective,
         "base_objective": solution.base_objective,
         "greedy_objective": solution.greedy_objective,

@@ -18,6 +18,7 @@
 //! ```
 #![warn(missing_docs)]
 
+mod coverage;
 mod error;
 mod hex;
 mod link;
@@ -25,6 +26,7 @@ mod site;
 mod table;
 mod terrain;
 
+pub use coverage::{CoverageRun, HexCoverage};
 pub use error::{Error, Result};
 pub use hex::{HexStats, parse_resolutions};
 pub use link::{Link, MAX_LINK_DISTANCE_M, RSSI_RANGE_DBM, SNR_RANGE_DB, lat_lon_problem};

@@ -28,6 +28,14 @@ pub enum Error {
         /// What failed.
         message: String,
     },
+    /// File metadata could not be encoded as JSON.
+    #[error("{path}: metadata encoding failed: {source}")]
+    Metadata {
+        /// The file.
+        path: PathBuf,
+        /// serde_json's error.
+        source: serde_json::Error,
+    },
 }
 
 /// Result with this crate's [`Error`].

@@ -39,7 +39,7 @@ fn crs84_projjson() -> Value {
 }
 
 /// The `geo` metadata of a file whose geometries are `geometry_type`.
-fn geo_metadata(geometry_type: &str, bbox: BBox, has_rows: bool) -> String {
+pub(crate) fn geo_metadata(geometry_type: &str, bbox: BBox, has_rows: bool) -> String {
     let mut column = json!({
         "encoding": "WKB",
         "geometry_types": [geometry_type],
@@ -64,7 +64,7 @@ fn geo_metadata(geometry_type: &str, bbox: BBox, has_rows: bool) -> String {
 }
 
 /// The `bbox` covering column.
-fn bbox_column(boxes: &[BBox]) -> PolarsResult<Column> {
+pub(crate) fn bbox_column(boxes: &[BBox]) -> PolarsResult<Column> {
     let field = |name: &str, get: fn(&BBox) -> f64| {
         Column::new(name.into(), boxes.iter().map(get).collect::<Vec<f64>>())
     };
@@ -124,15 +124,24 @@ pub(crate) fn hex_stats_frame(hexes: &[HexStats]) -> PolarsResult<DataFrame> {
     )
 }
 
-fn write_geoparquet(path: &Path, mut df: DataFrame, geo: String) -> Result<()> {
+fn write_geoparquet(path: &Path, df: DataFrame, geo: String) -> Result<()> {
+    write_geoparquet_with(path, df, geo, Vec::new())
+}
+
+/// Writes `df` with the `geo` key and `extra` key-value metadata.
+pub(crate) fn write_geoparquet_with(
+    path: &Path,
+    mut df: DataFrame,
+    geo: String,
+    extra: Vec<(String, String)>,
+) -> Result<()> {
+    let mut metadata = vec![(GEO_METADATA_KEY.to_owned(), geo)];
+    metadata.extend(extra);
     write_atomically(path, |tmp| {
         let file = std::fs::File::create(tmp).map_err(|e| Error::io(tmp, e))?;
         ParquetWriter::new(file)
             .with_compression(ParquetCompression::Zstd(None))
-            .with_key_value_metadata(Some(KeyValueMetadata::from_static(vec![(
-                GEO_METADATA_KEY.to_owned(),
-                geo,
-            )])))
+            .with_key_value_metadata(Some(KeyValueMetadata::from_static(metadata.clone())))
             .finish(&mut df)
             .map_err(Error::polars(path))?;
         Ok(())

@@ -15,6 +15,7 @@
 #![warn(missing_docs)]
 
 mod atomic;
+mod coverage;
 mod error;
 mod geojson;
 mod geoparquet;
@@ -23,6 +24,7 @@ mod links;
 mod wkb_geom;
 
 pub use atomic::write_atomically;
+pub use coverage::{COVERAGE_RUN_METADATA_KEY, write_coverage_geoparquet};
 pub use error::{Error, Result};
 pub use geojson::write_hexes_geojson;
 pub use geoparquet::{GEO_METADATA_KEY, write_hexes_geoparquet, write_sites_geoparquet};

@@ -337,7 +337,10 @@ fn compute_bound(search: &Search<'_>, params: &OptimizeParams, max_new: usize) -
             reason: "no bound for this objective".into(),
         };
     };
-    let lagrangian = (params.bound_iterations > 0)
+    // When the free online bound already proves the answer optimal (to
+    // rounding), the Lagrangian cannot say more.
+    let proven_by_online = online - objective <= 1e-6 * online.abs().max(1.0);
+    let lagrangian = (params.bound_iterations > 0 && !proven_by_online)
         .then(|| lagrangian_bound(search, limits, objective))
         .flatten();
     let (upper, method) = match lagrangian {

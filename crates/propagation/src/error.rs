@@ -60,6 +60,23 @@ pub enum Error {
     /// The log-distance fit cannot be made from the samples given.
     #[error("cannot fit the log-distance model: {0}")]
     Fit(String),
+    /// A learned model cannot be trained or evaluated on the data given (no
+    /// rows, non-finite values, too few rows for the folds asked for).
+    #[error("cannot train the model: {0}")]
+    Training(String),
+    /// A learned model (e.g. read from a file) is inconsistent: wrong
+    /// feature list, malformed trees or calibration.
+    #[error("invalid model: {0}")]
+    Model(String),
+    /// The terrain has no elevation at a coverage site (outside the DEM).
+    #[error("the site ({}, {}) is outside the terrain (no elevation there)", .at.lat, .at.lon)]
+    SiteOutsideTerrain {
+        /// The site.
+        at: LatLon,
+    },
+    /// An error reported by linfa.
+    #[error(transparent)]
+    Linfa(#[from] linfa::Error),
 }
 
 /// Result with this crate's [`Error`].

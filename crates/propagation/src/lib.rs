@@ -63,20 +63,40 @@
 #![warn(missing_docs)]
 
 mod combined;
+mod coverage;
 mod diffraction;
 mod error;
+mod evaluate;
+mod features;
 mod free_space;
+mod gbm;
 mod geometry;
 mod hata;
 mod knife_edge;
+mod learned;
 mod log_distance;
 mod model;
 mod path;
+mod rssi_model;
 
 pub use combined::{FreeSpaceBullington, FreeSpaceDeygout, WithDiffraction};
+pub use coverage::{
+    CoverageParams, CoverageStats, DEFAULT_COVERAGE_RESOLUTION, DEFAULT_DEVICE_EIRP_DBM,
+    DEFAULT_DEVICE_HEIGHT_AGL_M, DEFAULT_FREQ_MHZ, DEFAULT_RADIAL_SPACING_RATIO, DEFAULT_RADIUS_M,
+    DEFAULT_SAMPLE_STEP_M, DEFAULT_SITE_GAIN_DBI, DEFAULT_SITE_HEIGHT_AGL_M, DEFAULT_THRESHOLD_DBM,
+    MAX_RADIUS_M, SiteCoverage, point_features, site_coverage,
+};
 pub use diffraction::{Bullington, Deygout, DeygoutVariant, Diffraction, KnifeEdge};
 pub use error::{Error, Result};
+pub use evaluate::{
+    EvalSample, Evaluation, HEX_WEIGHT_RES, PHYSICS_MODELS, PhysicsLosses, Score, cross_validate,
+    receiver_folds,
+};
+pub use features::{
+    FEATURE_COUNT, FRESNEL_RATIO_LIMIT, FeatureSweep, LOCAL_GROUND_SCALE_M, PathFeatures, SweepSite,
+};
 pub use free_space::{FREE_SPACE_CONSTANT_DB, FreeSpace, free_space_loss_db};
+pub use gbm::{Gbm, GbmParams, GbmValidParams};
 pub use geometry::PathGeometry;
 pub use hata::{
     COST231_FREQ_RANGE_MHZ, CitySize, Cost231City, Cost231Hata, HATA_BASE_HEIGHT_RANGE_M,
@@ -86,6 +106,16 @@ pub use knife_edge::{
     KNIFE_EDGE_NU_MIN, first_fresnel_radius_m, fresnel_integrals, fresnel_nu, knife_edge_loss_db,
     knife_edge_loss_exact_db,
 };
+pub use learned::{
+    Base, Calibration, LINEAR_BASE_FEATURES, LearnedModel, LearnedParams, LinearBase, LinkSample,
+    MODEL_FORMAT, QUANTILE_LEVELS, ReceiverModel, Selection, blocked_folds,
+};
+/// linfa, re-exported so callers use the same `Fit`/`Predict` traits and `Dataset`.
+pub use linfa;
 pub use log_distance::{LogDistance, LogDistanceFit};
 pub use model::{Caveat, Caveats, Estimate, PathLoss};
 pub use path::{DEFAULT_PROFILE_STEP_M, RadioPath, SPEED_OF_LIGHT_M_S};
+pub use rssi_model::{
+    LinkBudget, PHYSICS_BASELINE_SIGMA_DB, PhysicsBaseline, RssiModel, RssiPrediction, Z_90,
+    normal_cdf,
+};

@@ -1,0 +1,869 @@
+//! Path features for the learned model, computed by one radial sweep.
+//!
+//! # API
+//!
+//! - [`PathFeatures`]: plain `f64` fields with units in their names (log
+//!   distance, frequency, antenna heights, elevation difference, line-of-sight
+//!   clearance, Fresnel clearance ratio, diffraction loss, obstructed share,
+//!   roughness, free-space and free-space + Bullington loss, ...).
+//!   [`PathFeatures::NAMES`] and [`PathFeatures::to_array`] give them in one
+//!   fixed order (the order a trained model records).
+//! - [`FeatureSweep`]: an accumulator that stands at a **site (the receiver)**
+//!   and is fed the terrain profile **outward**, one sample at a time, with
+//!   [`FeatureSweep::push`]`(distance_m, ground_m)` (distances from the site,
+//!   strictly increasing). After each push, [`FeatureSweep::features`] gives
+//!   the features of a device standing at that sample, in O(log n) time
+//!   (two binary searches over a convex hull; amortized O(1) per push).
+//!   [`FeatureSweep::reset`] starts the next radial without reallocating.
+//! - [`PathFeatures::of`]: the features of a whole [`RadioPath`] (transmitter
+//!   = device at the first profile sample, receiver = site at the last). It
+//!   literally runs a [`FeatureSweep`] from the receiver end, so a path and a
+//!   sweep over the same samples give bit-identical features.
+//!
+//! Per-site coverage sweeps radials; training computes each link's features
+//! with [`PathFeatures::of`]. Features depend a little on the sample spacing
+//! (the obstructed share, the local ground term), so a sweep should use the
+//! spacing the model was trained with (the model records it).
+//!
+//! ```
+//! use hexcover_propagation::{FeatureSweep, PathFeatures, SweepSite};
+//!
+//! // A gateway 10 m above ground at 480 m, devices 1.5 m above ground, EU868.
+//! let site = SweepSite::new(480.0, 10.0, 1.5, 868.3)?;
+//! let mut sweep = FeatureSweep::new(site)?;
+//! for i in 1..=100 {
+//!     let distance_m = 30.0 * f64::from(i);
+//!     // A 20 m ridge 1.5 km out.
+//!     let ground_m = if i == 50 { 500.0 } else { 480.0 };
+//!     sweep.push(distance_m, ground_m)?;
+//!     let f: PathFeatures = sweep.features().expect("a sample was pushed");
+//!     if i > 50 {
+//!         assert!(f.los_clearance_m < 0.0 && f.knife_edge_loss_db > 6.0);
+//!     }
+//! }
+//! # Ok::<(), hexcover_propagation::Error>(())
+//! ```
+//!
+//! # How each feature is kept incremental
+//!
+//! Heights are taken in the *site frame*: ground minus the earth drop
+//! `d² / (2kR)` seen from the site (k = 4/3 by default). It differs from the
+//! straight-ray frame of [`crate::PathGeometry`] (bulge `d1·d2 / (2kR)`) by a
+//! term linear in distance, so heights above any chord, the Bullington point
+//! and every ν are the same in both frames.
+//!
+//! The intermediate samples (strictly between site and device) are kept as
+//! their upper convex hull (monotone chain, amortized O(1) per sample). Every
+//! quantity below that maximises "height above a line" is attained at a hull
+//! vertex, which makes it exact:
+//! - **site horizon**: the steepest elevation angle from the site antenna
+//!   (a running maximum);
+//! - **device horizon**: the steepest ray from the device antenna back over
+//!   the terrain (tangent from the device to the hull, binary search);
+//! - **LOS clearance**: the vertex highest above the direct ray (binary search
+//!   on the hull's edge slopes) — equal to [`crate::PathGeometry`]'s
+//!   `min_clearance_m`;
+//! - **Bullington** (ITU-R P.526 §4.5.1) on a shadowed path: the intersection
+//!   of the site and device horizon rays — the same point as
+//!   [`crate::Bullington`] finds.
+//!
+//! Two features are approximations: the **largest ν** (Fresnel clearance
+//! ratio, knife-edge loss, and Bullington on a line-of-sight path) is the
+//! largest of ν at those three vertices rather than over every sample, so it
+//! can be below the exact maximum on a line-of-sight path; and the
+//! **obstructed share** counts samples whose elevation angle from the site
+//! exceeds the direct ray's in 512 angle bins (a Fenwick tree), so samples in
+//! the ray's own bin count as clear.
+use std::f64::consts::SQRT_2;
+
+use hexcover_core::{EARTH_RADIUS_M, STANDARD_K_FACTOR};
+
+use crate::RadioPath;
+use crate::error::{Error, Result, check_k_factor, finite, non_negative, positive};
+use crate::free_space::free_space_db;
+use crate::knife_edge::knife_edge_loss_db;
+use crate::path::wavelength_m;
+
+/// Number of features in [`PathFeatures`].
+pub const FEATURE_COUNT: usize = 20;
+
+/// Length scale of the local ground average behind the device, m (the
+/// `device_ground_above_local_m` feature).
+pub const LOCAL_GROUND_SCALE_M: f64 = 250.0;
+
+/// The Fresnel clearance ratio is clamped to ±this (a device next to a tall
+/// obstacle has ν → ∞); trees only need the order.
+pub const FRESNEL_RATIO_LIMIT: f64 = 20.0;
+
+/// Geometry, terrain and physics features of one device → site path.
+///
+/// "tx" is the device (transmitter), "rx" the site (receiver): coverage means
+/// uplink. Every field is finite. See the module docs for how each one is
+/// computed and which are approximations.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct PathFeatures {
+    /// log10 of the ground distance in metres.
+    pub log10_distance_m: f64,
+    /// Carrier frequency, MHz.
+    pub freq_mhz: f64,
+    /// Device antenna height above ground, m.
+    pub tx_height_agl_m: f64,
+    /// Site antenna height above ground, m.
+    pub rx_height_agl_m: f64,
+    /// Site antenna minus device antenna, m above mean sea level (> 0: the
+    /// site looks down on the device).
+    pub rx_above_tx_m: f64,
+    /// Elevation angle of the device antenna seen from the site antenna, with
+    /// earth curvature, degrees (< 0: below the site's horizontal).
+    pub elevation_angle_deg: f64,
+    /// Elevation angle of the device minus the site's terrain horizon
+    /// towards it (the steepest angle to any intermediate sample), degrees:
+    /// ≥ 0 when the site sees the device over the terrain.
+    pub los_margin_deg: f64,
+    /// Smallest clearance of the direct ray over the terrain, m (< 0: the
+    /// terrain blocks the line of sight).
+    pub los_clearance_m: f64,
+    /// Smallest clearance over the first Fresnel radius, −ν_max/√2, clamped
+    /// to ±[`FRESNEL_RATIO_LIMIT`] (≥ 0.6: Fresnel zone clear).
+    pub fresnel_ratio_min: f64,
+    /// Knife-edge loss J(ν_max) of the worst edge (ITU-R P.526 §4.1), dB.
+    pub knife_edge_loss_db: f64,
+    /// Bullington diffraction loss (ITU-R P.526 §4.5.1, with its
+    /// `(10 + 0.02·d_km)` term), dB.
+    pub bullington_loss_db: f64,
+    /// Deygout diffraction loss (ITU-R P.452-14 form, three edges) over the
+    /// three hull vertices the sweep keeps (site horizon, device horizon,
+    /// highest above the ray), dB: an approximation of [`crate::Deygout`],
+    /// which searches every sample for its edges.
+    pub deygout_loss_db: f64,
+    /// Free-space loss, dB.
+    pub free_space_loss_db: f64,
+    /// Free space plus Bullington, dB: the physics baseline.
+    pub free_space_bullington_loss_db: f64,
+    /// Share of the intermediate samples above the direct ray (0..=1).
+    pub obstructed_fraction: f64,
+    /// Standard deviation of the ground elevation along the path (both ends
+    /// included), m: terrain roughness.
+    pub terrain_std_m: f64,
+    /// Highest minus lowest ground elevation along the path, m.
+    pub terrain_relief_m: f64,
+    /// Distance from the site to its horizon obstacle towards the device, m.
+    pub site_obstacle_distance_m: f64,
+    /// Distance from the device to its own horizon obstacle towards the
+    /// site, m (small: the device stands behind a nearby rise).
+    pub tx_obstacle_distance_m: f64,
+    /// Device ground minus an exponential average of the ground behind it
+    /// (towards the site, scale [`LOCAL_GROUND_SCALE_M`]), m: > 0 on a crest
+    /// or a slope facing the site, < 0 in a hollow.
+    pub device_ground_above_local_m: f64,
+}
+
+impl PathFeatures {
+    /// Field names in [`PathFeatures::to_array`] order.
+    pub const NAMES: [&'static str; FEATURE_COUNT] = [
+        "log10_distance_m",
+        "freq_mhz",
+        "tx_height_agl_m",
+        "rx_height_agl_m",
+        "rx_above_tx_m",
+        "elevation_angle_deg",
+        "los_margin_deg",
+        "los_clearance_m",
+        "fresnel_ratio_min",
+        "knife_edge_loss_db",
+        "bullington_loss_db",
+        "deygout_loss_db",
+        "free_space_loss_db",
+        "free_space_bullington_loss_db",
+        "obstructed_fraction",
+        "terrain_std_m",
+        "terrain_relief_m",
+        "site_obstacle_distance_m",
+        "tx_obstacle_distance_m",
+        "device_ground_above_local_m",
+    ];
+
+    /// The features in [`PathFeatures::NAMES`] order.
+    #[must_use]
+    pub const fn to_array(&self) -> [f64; FEATURE_COUNT] {
+        [
+            self.log10_distance_m,
+            self.freq_mhz,
+            self.tx_height_agl_m,
+            self.rx_height_agl_m,
+            self.rx_above_tx_m,
+            self.elevation_angle_deg,
+            self.los_margin_deg,
+            self.los_clearance_m,
+            self.fresnel_ratio_min,
+            self.knife_edge_loss_db,
+            self.bullington_loss_db,
+            self.deygout_loss_db,
+            self.free_space_loss_db,
+            self.free_space_bullington_loss_db,
+            self.obstructed_fraction,
+            self.terrain_std_m,
+            self.terrain_relief_m,
+            self.site_obstacle_distance_m,
+            self.tx_obstacle_distance_m,
+            self.device_ground_above_local_m,
+        ]
+    }
+
+    /// Ground distance, m.
+    #[must_use]
+    pub fn distance_m(&self) -> f64 {
+        10f64.powf(self.log10_distance_m)
+    }
+
+    /// The features of `path` (transmitter = device at the first profile
+    /// sample, receiver = site at the last) with k = 4/3, by running a
+    /// [`FeatureSweep`] from the receiver over the reversed profile.
+    ///
+    /// # Errors
+    /// [`Error::MissingProfile`] for a path without a terrain profile.
+    pub fn of(path: &RadioPath) -> Result<Self> {
+        Self::of_with_k(path, STANDARD_K_FACTOR)
+    }
+
+    /// [`PathFeatures::of`] with effective-earth-radius factor `k_factor`
+    /// (`f64::INFINITY` for a flat earth).
+    ///
+    /// Samples at the same distance from the site keep the one nearer the
+    /// device in profile order (the last pushed), so a profile with repeated
+    /// end samples still ends at the device's own ground.
+    ///
+    /// # Errors
+    /// [`Error::MissingProfile`] without a profile, [`Error::InvalidParameter`]
+    /// for a k-factor that is not > 0.
+    pub fn of_with_k(path: &RadioPath, k_factor: f64) -> Result<Self> {
+        let profile = path
+            .profile()
+            .ok_or(Error::MissingProfile("PathFeatures"))?;
+        let (d, h) = (&profile.distance_m, &profile.elevation_m);
+        let n = d.len();
+        let total = path.distance_m();
+        let site = SweepSite::new(
+            h[n - 1],
+            path.rx_height_agl_m(),
+            path.tx_height_agl_m(),
+            path.freq_mhz(),
+        )?
+        .k_factor(k_factor);
+        let mut sweep = FeatureSweep::new(site)?;
+        // Reverse the profile: distance from the site, increasing. Equal
+        // distances (repeated samples) collapse to the later one.
+        let mut pending: Option<(f64, f64)> = None;
+        for i in (0..n - 1).rev() {
+            let ds = total - d[i];
+            if ds <= 0.0 {
+                continue;
+            }
+            match pending {
+                Some((pd, _)) if ds <= pd => pending = Some((pd, h[i])),
+                Some((pd, ph)) => {
+                    sweep.push(pd, ph)?;
+                    pending = Some((ds, h[i]));
+                }
+                None => pending = Some((ds, h[i])),
+            }
+        }
+        // RadioPath guarantees a positive length, so the device sample exists.
+        let (pd, ph) = pending.ok_or(Error::InvalidProfile("zero-length profile".into()))?;
+        sweep.push(pd, ph)?;
+        sweep
+            .features()
+            .ok_or(Error::InvalidProfile("no sample beyond the site".into()))
+    }
+}
+
+/// The site a [`FeatureSweep`] stands at and the device assumptions: ground
+/// elevation, antenna heights, frequency and k-factor, validated by
+/// [`SweepSite::check`] (called by [`FeatureSweep::new`]).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SweepSite {
+    /// Ground elevation at the site, m AMSL.
+    pub ground_m: f64,
+    /// Site (receiver) antenna height above ground, m.
+    pub height_agl_m: f64,
+    /// Device (transmitter) antenna height above ground, m.
+    pub device_height_agl_m: f64,
+    /// Frequency, MHz.
+    pub freq_mhz: f64,
+    /// Effective-earth-radius factor (4/3 by default).
+    pub k_factor: f64,
+}
+
+impl SweepSite {
+    /// A site with k = 4/3.
+    ///
+    /// # Errors
+    /// As [`SweepSite::check`].
+    pub fn new(
+        ground_m: f64,
+        height_agl_m: f64,
+        device_height_agl_m: f64,
+        freq_mhz: f64,
+    ) -> Result<Self> {
+        let site = Self {
+            ground_m,
+            height_agl_m,
+            device_height_agl_m,
+            freq_mhz,
+            k_factor: STANDARD_K_FACTOR,
+        };
+        site.check()?;
+        Ok(site)
+    }
+
+    /// Sets the effective-earth-radius factor (`f64::INFINITY`: flat earth).
+    #[must_use]
+    pub const fn k_factor(mut self, k_factor: f64) -> Self {
+        self.k_factor = k_factor;
+        self
+    }
+
+    /// Checks the values.
+    ///
+    /// # Errors
+    /// [`Error::InvalidInput`] for a non-finite ground, a height that is not
+    /// a finite number ≥ 0 or a frequency that is not a finite number > 0;
+    /// [`Error::InvalidParameter`] for a k-factor that is not > 0.
+    pub fn check(&self) -> Result<()> {
+        finite("ground_m", self.ground_m)?;
+        non_negative("height_agl_m", self.height_agl_m)?;
+        non_negative("device_height_agl_m", self.device_height_agl_m)?;
+        positive("freq_mhz", self.freq_mhz)?;
+        check_k_factor(self.k_factor)
+    }
+}
+
+/// Number of angle bins of the obstructed-share counter.
+const ANGLE_BINS: usize = 512;
+/// Slope scale of the angle bins: bins are uniform in asinh(slope / this),
+/// fine near the horizontal where far samples lie.
+const ANGLE_BIN_SLOPE: f64 = 1.0e-3;
+/// asinh range covered by the bins (slopes up to ±8.1).
+const ANGLE_BIN_RANGE: f64 = 9.0;
+
+fn angle_bin(slope: f64) -> usize {
+    let x = (slope / ANGLE_BIN_SLOPE).asinh();
+    let t = (x + ANGLE_BIN_RANGE) / (2.0 * ANGLE_BIN_RANGE) * ANGLE_BINS as f64;
+    // NaN never reaches here (inputs are checked); clamp the tails.
+    t.clamp(0.0, (ANGLE_BINS - 1) as f64) as usize
+}
+
+/// A point of the profile in the site frame: distance from the site and
+/// ground minus the earth drop, m.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Point {
+    d: f64,
+    z: f64,
+}
+
+/// Incremental path features from a site outward: see the module docs.
+///
+/// Push samples in order of increasing distance from the site; after each
+/// push, [`FeatureSweep::features`] describes a device at that sample (the
+/// samples before it, except the site's own, are the terrain in between).
+#[derive(Debug, Clone)]
+pub struct FeatureSweep {
+    site: SweepSite,
+    /// Site antenna, m (site frame = AMSL at the site).
+    site_antenna_m: f64,
+    /// 1 / (2kR), 1/m (0 for a flat earth).
+    drop_per_m2: f64,
+    lambda_m: f64,
+    /// Upper convex hull of the committed intermediate samples.
+    hull: Vec<Point>,
+    /// Steepest site-frame slope from the site antenna to a committed sample,
+    /// and that sample.
+    horizon: Option<(f64, Point)>,
+    /// Fenwick tree of committed samples' slope bins.
+    fenwick: Vec<u32>,
+    committed: u32,
+    /// The latest pushed sample (the device position): distance, raw ground.
+    current: Option<(f64, f64)>,
+    // Running ground statistics over the site and every pushed sample.
+    ground_n: f64,
+    ground_mean: f64,
+    ground_m2: f64,
+    ground_min: f64,
+    ground_max: f64,
+    /// Exponential average of the ground, scale LOCAL_GROUND_SCALE_M.
+    ground_local: f64,
+}
+
+impl FeatureSweep {
+    /// A sweep standing at `site`, with no samples yet.
+    ///
+    /// # Errors
+    /// As [`SweepSite::check`].
+    pub fn new(site: SweepSite) -> Result<Self> {
+        site.check()?;
+        let drop_per_m2 = if site.k_factor.is_finite() {
+            1.0 / (2.0 * site.k_factor * EARTH_RADIUS_M)
+        } else {
+            0.0
+        };
+        let mut sweep = Self {
+            site,
+            site_antenna_m: site.ground_m + site.height_agl_m,
+            drop_per_m2,
+            lambda_m: wavelength_m(site.freq_mhz),
+            hull: Vec::new(),
+            horizon: None,
+            fenwick: vec![0; ANGLE_BINS + 1],
+            committed: 0,
+            current: None,
+            ground_n: 0.0,
+            ground_mean: 0.0,
+            ground_m2: 0.0,
+            ground_min: 0.0,
+            ground_max: 0.0,
+            ground_local: 0.0,
+        };
+        sweep.reset();
+        Ok(sweep)
+    }
+
+    /// The site this sweep stands at.
+    #[must_use]
+    pub const fn site(&self) -> &SweepSite {
+        &self.site
+    }
+
+    /// Forgets every sample (start of the next radial), keeping allocations.
+    pub fn reset(&mut self) {
+        self.hull.clear();
+        self.horizon = None;
+        self.fenwick.fill(0);
+        self.committed = 0;
+        self.current = None;
+        let g = self.site.ground_m;
+        self.ground_n = 1.0;
+        self.ground_mean = g;
+        self.ground_m2 = 0.0;
+        self.ground_min = g;
+        self.ground_max = g;
+        self.ground_local = g;
+    }
+
+    /// Distance of the latest sample from the site, m (`None` before the first push).
+    #[must_use]
+    pub fn distance_m(&self) -> Option<f64> {
+        self.current.map(|(d, _)| d)
+    }
+
+    /// Adds the next sample outward: `distance_m` from the site (greater than
+    /// the previous sample's) and its ground elevation, m AMSL. The previous
+    /// sample becomes terrain between the site and the device.
+    ///
+    /// # Errors
+    /// [`Error::InvalidInput`] for a distance that is not finite, not > 0 or
+    /// not beyond the previous sample, or a non-finite ground elevation.
+    pub fn push(&mut self, distance_m: f64, ground_m: f64) -> Result<()> {
+        let previous_m = self.current.map_or(0.0, |(d, _)| d);
+        if !(distance_m.is_finite() && distance_m > previous_m) {
+            return Err(Error::InvalidInput {
+                name: "distance_m",
+                value: distance_m,
+                expected: "a finite distance beyond the previous sample's (samples go outward from the site)",
+            });
+        }
+        finite("ground_m", ground_m)?;
+        if let Some((d, g)) = self.current {
+            self.commit(d, g);
+        }
+        // Welford's running mean and variance.
+        self.ground_n += 1.0;
+        let delta = ground_m - self.ground_mean;
+        self.ground_mean += delta / self.ground_n;
+        self.ground_m2 += delta * (ground_m - self.ground_mean);
+        self.ground_min = self.ground_min.min(ground_m);
+        self.ground_max = self.ground_max.max(ground_m);
+        let alpha = 1.0 - (-(distance_m - previous_m) / LOCAL_GROUND_SCALE_M).exp();
+        self.ground_local += alpha * (ground_m - self.ground_local);
+        self.current = Some((distance_m, ground_m));
+        Ok(())
+    }
+
+    fn frame(&self, d: f64, ground_m: f64) -> Point {
+        Point {
+            d,
+            z: ground_m - d * d * self.drop_per_m2,
+        }
+    }
+
+    /// Makes a sample part of the terrain between site and device.
+    fn commit(&mut self, d: f64, ground_m: f64) {
+        let p = self.frame(d, ground_m);
+        let slope = (p.z - self.site_antenna_m) / p.d;
+        if self.horizon.is_none_or(|(s, _)| slope > s) {
+            self.horizon = Some((slope, p));
+        }
+        // Monotone chain: drop vertices that are not strictly above the new edge.
+        while let [.., a, b] = self.hull[..] {
+            let cross = (b.d - a.d) * (p.z - a.z) - (b.z - a.z) * (p.d - a.d);
+            if cross >= 0.0 {
+                self.hull.pop();
+            } else {
+                break;
+            }
+        }
+        self.hull.push(p);
+        let mut i = angle_bin(slope) + 1;
+        while i <= ANGLE_BINS {
+            self.fenwick[i] += 1;
+            i += i & i.wrapping_neg();
+        }
+        self.committed += 1;
+    }
+
+    /// Committed samples in bins ≤ `bin`.
+    fn count_up_to(&self, bin: usize) -> u32 {
+        let mut i = bin + 1;
+        let mut sum = 0;
+        while i > 0 {
+            sum += self.fenwick[i];
+            i &= i - 1;
+        }
+        sum
+    }
+
+    /// The hull vertex that the steepest ray from `device` (to the right of
+    /// every vertex) touches: first k where vertex k+1 is not above the ray
+    /// through vertex k (unimodal along a convex chain).
+    fn device_tangent(&self, device: Point) -> Point {
+        let slope_from = |p: Point| (p.z - device.z) / (device.d - p.d);
+        let (mut lo, mut hi) = (0usize, self.hull.len() - 1);
+        while lo < hi {
+            let mid = usize::midpoint(lo, hi);
+            if slope_from(self.hull[mid + 1]) > slope_from(self.hull[mid]) {
+                lo = mid + 1;
+            } else {
+                hi = mid;
+            }
+        }
+        self.hull[lo]
+    }
+
+    /// The hull vertex highest above a line of slope `slope`: first vertex
+    /// whose outgoing edge is not steeper than it (edge slopes decrease).
+    fn highest_above(&self, slope: f64) -> Point {
+        let edge = |k: usize| {
+            let (a, b) = (self.hull[k], self.hull[k + 1]);
+            (b.z - a.z) / (b.d - a.d)
+        };
+        let (mut lo, mut hi) = (0usize, self.hull.len() - 1);
+        while lo < hi {
+            let mid = usize::midpoint(lo, hi);
+            if edge(mid) > slope {
+                lo = mid + 1;
+            } else {
+                hi = mid;
+            }
+        }
+        self.hull[lo]
+    }
+
+    /// ITU Deygout (P.452-14 §4.2, as [`crate::Deygout::itu`]) with its edges
+    /// taken from `candidates` only: the principal edge is the candidate with
+    /// the largest ν relative to the ray site → device, the secondary edges
+    /// the candidates with the largest ν on either side of it relative to
+    /// the rays to its top.
+    fn deygout_db(&self, site: Point, device: Point, candidates: [Point; 3]) -> f64 {
+        let total = device.d - site.d;
+        // ν of p relative to the chord a → b (ζ-scaled as the ITU variant does).
+        let nu = |a: Point, b: Point, p: Point| -> Option<f64> {
+            if !(p.d > a.d && p.d < b.d) {
+                return None;
+            }
+            let slope = (b.z - a.z) / (b.d - a.d);
+            let h = p.z - (a.z + slope * (p.d - a.d));
+            let (d1, d2) = (p.d - a.d, b.d - p.d);
+            let zeta = slope.atan().cos();
+            Some(zeta * h * (2.0 * (d1 + d2) / (self.lambda_m * d1 * d2)).sqrt())
+        };
+        let worst = |a: Point, b: Point| -> Option<(Point, f64)> {
+            candidates
+                .iter()
+                .filter_map(|&p| nu(a, b, p).map(|v| (p, v)))
+                .max_by(|x, y| x.1.total_cmp(&y.1))
+        };
+        let Some((m, nu_m)) = worst(site, device) else {
+            return 0.0;
+        };
+        let l_m = knife_edge_loss_db(nu_m);
+        if l_m <= 0.0 {
+            return 0.0;
+        }
+        let l_t = worst(site, m).map_or(0.0, |(_, v)| knife_edge_loss_db(v));
+        let l_r = worst(m, device).map_or(0.0, |(_, v)| knife_edge_loss_db(v));
+        l_m + (1.0 - (-l_m / 6.0).exp()) * (l_t + l_r + 10.0 + 0.04 * total / 1000.0)
+    }
+
+    /// The features of a device at the latest pushed sample (`None` before
+    /// the first push).
+    #[must_use]
+    pub fn features(&self) -> Option<PathFeatures> {
+        let (dist, g_dev) = self.current?;
+        let site = &self.site;
+        let h_s = self.site_antenna_m;
+        let device = {
+            let p = self.frame(dist, g_dev);
+            Point {
+                d: p.d,
+                z: p.z + site.device_height_agl_m,
+            }
+        };
+        // Slope of the direct ray from the site antenna to the device antenna.
+        let ray = (device.z - h_s) / dist;
+        let above_ray = |p: Point| p.z - (h_s + ray * p.d);
+        let nu =
+            |p: Point| above_ray(p) * (2.0 * dist / (self.lambda_m * p.d * (dist - p.d))).sqrt();
+
+        // With no sample in between, a virtual midpoint (the ground
+        // interpolated between the ends), as PathGeometry does.
+        let (site_horizon, device_horizon, highest, obstructed_fraction) =
+            match (self.horizon, self.hull.is_empty()) {
+                (Some((slope, horizon)), false) => {
+                    let below = self.count_up_to(angle_bin(ray));
+                    let obstructed = f64::from(self.committed - below);
+                    (
+                        (slope, horizon),
+                        self.device_tangent(device),
+                        self.highest_above(ray),
+                        obstructed / f64::from(self.committed),
+                    )
+                }
+                _ => {
+                    let mid = self.frame(dist / 2.0, f64::midpoint(site.ground_m, g_dev));
+                    let slope = (mid.z - h_s) / mid.d;
+                    let blocked = if above_ray(mid) > 0.0 { 1.0 } else { 0.0 };
+                    ((slope, mid), mid, mid, blocked)
+                }
+            };
+        let (horizon_slope, site_obstacle) = site_horizon;
+        let max_excess_m = above_ray(highest);
+        let nu_max = nu(site_obstacle).max(nu(device_horizon)).max(nu(highest));
+
+        // Bullington (P.526 §4.5.1): on a shadowed path, the knife edge where
+        // the site's and the device's horizon rays cross.
+        let nu_b = if max_excess_m > 0.0 {
+            let device_slope = (device_horizon.z - device.z) / (dist - device_horizon.d);
+            let x_b = (device.z + device_slope * dist - h_s) / (horizon_slope + device_slope);
+            if x_b > 0.0 && x_b < dist {
+                (horizon_slope - ray)
+                    * x_b
+                    * (2.0 * dist / (self.lambda_m * x_b * (dist - x_b))).sqrt()
+            } else {
+                nu_max
+            }
+        } else {
+            nu_max
+        };
+        let deygout_db = self.deygout_db(
+            Point { d: 0.0, z: h_s },
+            device,
+            [site_obstacle, device_horizon, highest],
+        );
+        let l_uc = knife_edge_loss_db(nu_b);
+        let bullington_db = l_uc + (1.0 - (-l_uc / 6.0).exp()) * (10.0 + 0.02 * dist / 1000.0);
+        let free_space_db = free_space_db(dist, site.freq_mhz);
+        let terrain_std_m = if self.ground_n > 1.0 {
+            (self.ground_m2 / (self.ground_n - 1.0)).max(0.0).sqrt()
+        } else {
+            0.0
+        };
+        Some(PathFeatures {
+            log10_distance_m: dist.log10(),
+            freq_mhz: site.freq_mhz,
+            tx_height_agl_m: site.device_height_agl_m,
+            rx_height_agl_m: site.height_agl_m,
+            rx_above_tx_m: h_s - (g_dev + site.device_height_agl_m),
+            elevation_angle_deg: ray.atan().to_degrees(),
+            los_margin_deg: ray.atan().to_degrees() - horizon_slope.atan().to_degrees(),
+            los_clearance_m: -max_excess_m,
+            fresnel_ratio_min: (-nu_max / SQRT_2).clamp(-FRESNEL_RATIO_LIMIT, FRESNEL_RATIO_LIMIT),
+            knife_edge_loss_db: knife_edge_loss_db(nu_max),
+            bullington_loss_db: bullington_db,
+            deygout_loss_db: deygout_db,
+            free_space_loss_db: free_space_db,
+            free_space_bullington_loss_db: free_space_db + bullington_db,
+            obstructed_fraction,
+            terrain_std_m,
+            terrain_relief_m: self.ground_max - self.ground_min,
+            site_obstacle_distance_m: site_obstacle.d,
+            tx_obstacle_distance_m: dist - device_horizon.d,
+            device_ground_above_local_m: g_dev - self.ground_local,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use hexcover_core::PathProfile;
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::{Bullington, Diffraction, FreeSpace, PathGeometry, PathLoss};
+
+    fn path(d: &[f64], h: &[f64], f: f64, h_tx: f64, h_rx: f64) -> RadioPath {
+        let profile = PathProfile {
+            distance_m: d.to_vec(),
+            elevation_m: h.to_vec(),
+            filled_voids: 0,
+        };
+        RadioPath::over_profile(profile, f, h_tx, h_rx).unwrap()
+    }
+
+    fn close(a: f64, b: f64, tol: f64) {
+        assert!((a - b).abs() <= tol, "{a} vs {b} (tolerance {tol})");
+    }
+
+    #[test]
+    fn single_edge_matches_the_exact_methods() {
+        // The 100 m edge of diffraction.rs: 12 km, 900 MHz, flat earth, antennas
+        // 50 m (transmitter) and 25 m (receiver). ν = 4.25147, J = 25.4080 dB,
+        // Bullington 35.4997 dB (see diffraction.rs for the hand computation).
+        let d: Vec<f64> = (0..=24).map(|i| f64::from(i) * 500.0).collect();
+        let mut h = vec![0.0; 25];
+        h[20] = 100.0;
+        let p = path(&d, &h, 900.0, 50.0, 25.0);
+        let f = PathFeatures::of_with_k(&p, f64::INFINITY).unwrap();
+        close(f.knife_edge_loss_db, 25.4080, 1e-3);
+        close(f.bullington_loss_db, 35.4997, 1e-3);
+        // ITU Deygout: the single edge as principal edge, 35.7362 dB (diffraction.rs).
+        close(f.deygout_loss_db, 35.7362, 1e-3);
+        close(
+            f.free_space_loss_db,
+            FreeSpace.path_loss_db(&p).unwrap(),
+            1e-9,
+        );
+        let g = PathGeometry::of(&p, f64::INFINITY).unwrap();
+        close(f.los_clearance_m, g.min_clearance_m, 1e-9);
+        close(f.fresnel_ratio_min, g.min_clearance_ratio, 1e-9);
+        // The edge stands 2 km from the receiver (the site), 10 km from the device.
+        close(f.site_obstacle_distance_m, 2_000.0, 1e-9);
+        close(f.tx_obstacle_distance_m, 10_000.0, 1e-9);
+        close(f.obstructed_fraction, 1.0 / 23.0, 1e-12);
+        close(f.rx_above_tx_m, -25.0, 1e-12);
+        close(f.terrain_relief_m, 100.0, 0.0);
+        close(f.log10_distance_m, 12_000f64.log10(), 1e-12);
+        // The site (25 m up) sees the device (50 m up) at atan(25/12000) above
+        // the horizontal, and the edge at atan(75/2000).
+        close(
+            f.los_margin_deg,
+            (25.0f64 / 12_000.0).atan().to_degrees() - (75.0f64 / 2_000.0).atan().to_degrees(),
+            1e-9,
+        );
+    }
+
+    #[test]
+    fn sweep_and_path_agree_bit_for_bit() {
+        // Same samples, fed once as a sweep and once as whole paths to each point.
+        let ground: Vec<f64> = (0..200)
+            .map(|i| 480.0 + 25.0 * (f64::from(i) * 0.07).sin() + 0.1 * f64::from(i))
+            .collect();
+        let step = 30.0;
+        let site = SweepSite::new(ground[0], 12.0, 2.0, 868.3).unwrap();
+        let mut sweep = FeatureSweep::new(site).unwrap();
+        for n in 1..ground.len() {
+            sweep.push(step * n as f64, ground[n]).unwrap();
+            let swept = sweep.features().unwrap();
+            // The profile from the device (sample n) back to the site (sample 0).
+            let d: Vec<f64> = (0..=n).map(|i| step * i as f64).collect();
+            let h: Vec<f64> = (0..=n).rev().map(|i| ground[i]).collect();
+            let whole = PathFeatures::of(&path(&d, &h, 868.3, 2.0, 12.0)).unwrap();
+            assert_eq!(swept, whole, "sample {n}");
+            assert!(swept.to_array().iter().all(|v| v.is_finite()));
+        }
+        // reset() starts over: the first sample again gives the same features.
+        sweep.reset();
+        sweep.push(step, ground[1]).unwrap();
+        let again = sweep.features().unwrap();
+        let whole = PathFeatures::of(&path(
+            &[0.0, step],
+            &[ground[1], ground[0]],
+            868.3,
+            2.0,
+            12.0,
+        ))
+        .unwrap();
+        assert_eq!(again, whole);
+    }
+
+    #[test]
+    fn bad_pushes_are_errors() {
+        let mut sweep = FeatureSweep::new(SweepSite::new(0.0, 10.0, 1.5, 868.0).unwrap()).unwrap();
+        assert!(sweep.features().is_none());
+        assert!(sweep.push(0.0, 1.0).is_err());
+        sweep.push(30.0, 1.0).unwrap();
+        assert!(sweep.push(30.0, 1.0).is_err());
+        assert!(sweep.push(20.0, 1.0).is_err());
+        assert!(sweep.push(60.0, f64::NAN).is_err());
+        assert!(sweep.push(f64::INFINITY, 1.0).is_err());
+        assert_eq!(sweep.distance_m(), Some(30.0));
+        assert!(SweepSite::new(0.0, -1.0, 1.5, 868.0).is_err());
+        assert!(SweepSite::new(0.0, 1.0, 1.5, 0.0).is_err());
+        assert!(
+            FeatureSweep::new(SweepSite::new(0.0, 1.0, 1.5, 868.0).unwrap().k_factor(0.0)).is_err()
+        );
+        let bare = RadioPath::new(100.0, 868.0, 1.5, 10.0).unwrap();
+        assert!(matches!(
+            PathFeatures::of(&bare),
+            Err(Error::MissingProfile(_))
+        ));
+    }
+
+    #[test]
+    fn repeated_end_samples_collapse() {
+        let p = path(
+            &[0.0, 0.0, 2_000.0, 2_000.0],
+            &[10.0, 12.0, 30.0, 31.0],
+            868.0,
+            5.0,
+            5.0,
+        );
+        let f = PathFeatures::of(&p).unwrap();
+        // Device ground is the first sample's (10 m); site the last's (31 m).
+        close(f.rx_above_tx_m, 31.0 + 5.0 - 15.0, 1e-12);
+        close(f.log10_distance_m, 2_000f64.log10(), 1e-12);
+    }
+
+    fn arb_profile() -> impl Strategy<Value = (Vec<f64>, f64, f64)> {
+        (
+            prop::collection::vec(0.0..120.0f64, 3..80),
+            0.0..40.0f64,
+            0.5..5.0f64,
+        )
+    }
+
+    proptest! {
+        /// Exact where the module docs say so: LOS clearance as PathGeometry,
+        /// Bullington as the full-profile method on shadowed paths; and the
+        /// approximate ν never exceeds the exact one.
+        #[test]
+        fn exact_parts_match_full_profile_methods((h, h_rx, h_tx) in arb_profile()) {
+            let d: Vec<f64> = (0..h.len()).map(|i| 90.0 * i as f64).collect();
+            let p = path(&d, &h, 868.3, h_tx, h_rx);
+            let f = PathFeatures::of(&p).unwrap();
+            let g = PathGeometry::of(&p, STANDARD_K_FACTOR).unwrap();
+            prop_assert!((f.los_clearance_m - g.min_clearance_m).abs() < 1e-6);
+            prop_assert!(
+                f.fresnel_ratio_min >= g.min_clearance_ratio.clamp(-FRESNEL_RATIO_LIMIT, FRESNEL_RATIO_LIMIT) - 1e-9
+            );
+            let exact = Bullington::default().diffraction_loss_db(&p).unwrap();
+            if g.min_clearance_m < 0.0 {
+                prop_assert!((f.bullington_loss_db - exact).abs() < 1e-6, "{} vs {}", f.bullington_loss_db, exact);
+            } else {
+                prop_assert!(f.bullington_loss_db <= exact + 1e-9);
+            }
+            prop_assert!(f.to_array().iter().all(|v| v.is_finite()));
+            prop_assert!((0.0..=1.0).contains(&f.obstructed_fraction));
+        }
+    }
+}

@@ -1,0 +1,1229 @@
+//! The learned RSSI model: gradient-boosted trees on [`PathFeatures`], a
+//! learned offset per known receiver, and an 80 % interval calibrated on
+//! spatially held-out rows.
+//!
+//! # What it predicts
+//!
+//! The target is the measured RSSI in dBm (transmit powers are not known in
+//! drive tests such as Ulm's; EU868 devices send about 16 dBm EIRP). The
+//! prediction for a device → receiver path is
+//!
+//! `rssi = base(features) + gbm(features) + offset(receiver) + budget shift`
+//!
+//! - **base** ([`LinearBase`], [`Base::Linear`]): a weighted least-squares
+//!   fit on log distance and the Bullington loss (and, as a candidate, the
+//!   sweep's Deygout loss), so that where the trees have seen nothing alike
+//!   the physics trend remains.
+//! - **gbm** ([`crate::Gbm`]) learns the rest from geometry, terrain and
+//!   physics features.
+//! - **offset(receiver)**: receivers rarely publish antenna height, gain or
+//!   cable loss, so each receiver seen in training gets an offset, the mean
+//!   residual of its rows shrunk towards 0 as `Σr / (n + k)` with
+//!   k = [`LearnedParams::receiver_prior_rows`] (a receiver with few rows
+//!   keeps little of its own mean). Offsets and trees are fitted by
+//!   backfitting ([`LearnedParams::offset_rounds`] rounds). A **new site**
+//!   (unknown receiver) gets offset 0: the population default — what an
+//!   average receiver of the training data, at the default antenna height
+//!   the features were computed with, receives.
+//! - **budget shift**: the model was trained under a reference link budget
+//!   (device EIRP, receiver gain: [`LearnedParams::reference_eirp_dbm`],
+//!   [`LearnedParams::reference_rx_gain_dbi`]); a different budget shifts the
+//!   prediction by the difference, dB for dB.
+//!
+//! # Choosing the parameters
+//!
+//! With [`LearnedParams::select`] on (the default), training tries the four
+//! [`LearnedParams::candidates`] (constant base; linear base with two or
+//! three terms; two-term base with shallow, heavily regularised trees) on
+//! inner spatial folds of the *training* rows and keeps the one with the
+//! lowest out-of-fold RMSE (each res-10 cell weighing the same). Under
+//! cross-validation this is nested: the held-out fold never takes part.
+//!
+//! # The interval
+//!
+//! Split-conformal in spirit: the training rows are cut into
+//! [`LearnedParams::calibration_folds`] spatial blocks (H3 cells of the
+//! device at [`LearnedParams::block_res`], balanced by rows; finer cells when
+//! all rows fall in one), each block is
+//! predicted by a model trained without it, and the quantiles of those
+//! out-of-fold residuals, in [`LearnedParams::residual_bins`] bins of
+//! distance, give the interval: p10 = mean + q10(bin), p90 = mean + q90(bin).
+//! The quantiles weigh every res-10 cell of the devices equally (each row
+//! 1 / rows in its cell), as a coverage map weighs places, so a few dense
+//! spots (Ulm's depot: 66 % of rows within 300 m) do not set the interval
+//! for everywhere. The interval need not contain the mean: where held-out
+//! areas were predicted too high, both ends lie below it.
+//! They describe errors at places the model has not seen, for receivers it
+//! has (a new site's errors are larger: see the leave-one-receiver-out rows
+//! of the evaluation). `p_covered` follows from the three numbers
+//! ([`RssiPrediction::p_at_least`]).
+//!
+//! # Survivor bias
+//!
+//! Drive-test data record only receptions: where the signal fell below the
+//! receiver's sensitivity there is no row. The model therefore learns the
+//! RSSI *of links that were heard*, which at the edge of coverage is higher
+//! than the RSSI of all uplinks (RSSI-vs-distance looks flat). Nothing here
+//! corrects for it: Ulm has no timestamps or frame counters, so the uplinks
+//! that one receiver heard and another in range did not cannot be
+//! identified. The consequence is that far from a receiver the mean is
+//! optimistic and `p_covered` is too high; a source with non-receptions
+//! (Helium witness lists per beacon, frame counters) would allow a censored
+//! fit. The evaluation scores on held-out receptions, so it cannot show this
+//! bias either.
+use std::collections::BTreeMap;
+
+use h3o::{LatLng, Resolution};
+use hexcover_core::LatLon;
+use linfa::prelude::*;
+use ndarray::{Array1, Array2};
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+use crate::features::{FEATURE_COUNT, PathFeatures};
+use crate::gbm::{Gbm, GbmParams};
+use crate::rssi_model::{LinkBudget, RssiModel, RssiPrediction};
+
+/// The `format` string of a model file.
+pub const MODEL_FORMAT: &str = "hexcover-learned-rssi/1";
+
+/// Residual quantile levels stored per distance bin: 0, 0.05, …, 1.
+pub const QUANTILE_LEVELS: usize = 21;
+
+/// One measured reception: what the model trains and is evaluated on.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LinkSample {
+    /// Device (transmitter) position.
+    pub device: LatLon,
+    /// Receiver id (gateway/hotspot).
+    pub receiver: String,
+    /// Path features (device → receiver).
+    pub features: PathFeatures,
+    /// Measured RSSI, dBm.
+    pub rssi_dbm: f64,
+}
+
+/// Hyperparameters of the learned model, with consuming setters; checked by
+/// [`LearnedParams::check`] before any work. The defaults were fixed up
+/// front (before looking at any test fold).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct LearnedParams {
+    /// The boosted trees.
+    pub gbm: GbmParams,
+    /// Shrinkage of the receiver offsets: the number of rows at which a
+    /// receiver keeps half of its own mean residual (default 200).
+    pub receiver_prior_rows: f64,
+    /// Backfitting rounds of trees and offsets (default 2; 0 = no offsets).
+    pub offset_rounds: usize,
+    /// Spatial folds for the interval's out-of-fold residuals (default 4).
+    pub calibration_folds: usize,
+    /// H3 resolution of the spatial blocks (default 8, ≈ 0.74 km²).
+    pub block_res: u8,
+    /// Distance bins of the interval (equal-count bins; default 3).
+    pub residual_bins: usize,
+    /// Weigh rows that repeat one (device position, receiver) pair k times
+    /// by 1/√k each (default true): parked devices sending again would
+    /// otherwise dominate the fit (Ulm has 11,479 exact repeats).
+    pub repeat_weighting: bool,
+    /// Device EIRP the training data were sent with, dBm (default 16, EU868).
+    pub reference_eirp_dbm: f64,
+    /// Receiver antenna gain assumed for the training data, dBi (default 3).
+    pub reference_rx_gain_dbi: f64,
+    /// What the trees correct (default [`Base::Linear`]).
+    pub base: Base,
+    /// Choose among [`LearnedParams::candidates`] by the inner spatial CV
+    /// of the training rows (default true).
+    pub select: bool,
+}
+
+impl Default for LearnedParams {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl LearnedParams {
+    /// The defaults (see the fields).
+    #[must_use]
+    pub const fn new() -> Self {
+        Self {
+            gbm: GbmParams::new(),
+            receiver_prior_rows: 200.0,
+            offset_rounds: 2,
+            calibration_folds: 4,
+            block_res: 8,
+            residual_bins: 3,
+            repeat_weighting: true,
+            reference_eirp_dbm: 16.0,
+            reference_rx_gain_dbi: 3.0,
+            base: Base::Linear,
+            select: true,
+        }
+    }
+
+    /// Sets the base the trees correct.
+    #[must_use]
+    pub const fn base(mut self, base: Base) -> Self {
+        self.base = base;
+        self
+    }
+
+    /// Turns the inner-CV choice among [`LearnedParams::candidates`] on or off.
+    #[must_use]
+    pub const fn select(mut self, on: bool) -> Self {
+        self.select = on;
+        self
+    }
+
+    /// Sets the boosted-tree parameters.
+    #[must_use]
+    pub const fn gbm(mut self, gbm: GbmParams) -> Self {
+        self.gbm = gbm;
+        self
+    }
+
+    /// Sets the receiver-offset shrinkage.
+    #[must_use]
+    pub const fn receiver_prior_rows(mut self, rows: f64) -> Self {
+        self.receiver_prior_rows = rows;
+        self
+    }
+
+    /// Sets the backfitting rounds (0: no receiver offsets).
+    #[must_use]
+    pub const fn offset_rounds(mut self, rounds: usize) -> Self {
+        self.offset_rounds = rounds;
+        self
+    }
+
+    /// Sets the number of calibration folds.
+    #[must_use]
+    pub const fn calibration_folds(mut self, folds: usize) -> Self {
+        self.calibration_folds = folds;
+        self
+    }
+
+    /// Sets the H3 resolution of the calibration blocks.
+    #[must_use]
+    pub const fn block_res(mut self, res: u8) -> Self {
+        self.block_res = res;
+        self
+    }
+
+    /// Sets the number of distance bins of the interval.
+    #[must_use]
+    pub const fn residual_bins(mut self, bins: usize) -> Self {
+        self.residual_bins = bins;
+        self
+    }
+
+    /// Turns the down-weighting of repeated rows on or off.
+    #[must_use]
+    pub const fn repeat_weighting(mut self, on: bool) -> Self {
+        self.repeat_weighting = on;
+        self
+    }
+
+    /// Sets the reference link budget of the training data.
+    #[must_use]
+    pub const fn reference_budget(mut self, eirp_dbm: f64, rx_gain_dbi: f64) -> Self {
+        self.reference_eirp_dbm = eirp_dbm;
+        self.reference_rx_gain_dbi = rx_gain_dbi;
+        self
+    }
+
+    /// Checks every parameter.
+    ///
+    /// # Errors
+    /// [`Error::InvalidParameter`] for an invalid value.
+    pub fn check(&self) -> Result<()> {
+        use linfa::ParamGuard;
+        self.gbm.check_ref()?;
+        let bad = |name, value, expected| {
+            Err(Error::InvalidParameter {
+                name,
+                value,
+                expected,
+            })
+        };
+        if !(self.receiver_prior_rows.is_finite() && self.receiver_prior_rows >= 0.0) {
+            return bad(
+                "receiver_prior_rows",
+                self.receiver_prior_rows,
+                "a finite number ≥ 0",
+            );
+        }
+        if self.offset_rounds > 10 {
+            return bad("offset_rounds", self.offset_rounds as f64, "0 to 10");
+        }
+        if !(2..=20).contains(&self.calibration_folds) {
+            return bad(
+                "calibration_folds",
+                self.calibration_folds as f64,
+                "2 to 20",
+            );
+        }
+        if self.block_res > 15 {
+            return bad(
+                "block_res",
+                f64::from(self.block_res),
+                "an H3 resolution 0–15",
+            );
+        }
+        if !(1..=20).contains(&self.residual_bins) {
+            return bad("residual_bins", self.residual_bins as f64, "1 to 20");
+        }
+        if !self.reference_eirp_dbm.is_finite() || !self.reference_rx_gain_dbi.is_finite() {
+            return bad(
+                "reference budget",
+                self.reference_eirp_dbm,
+                "finite numbers",
+            );
+        }
+        Ok(())
+    }
+
+    fn resolution(&self) -> Result<Resolution> {
+        Resolution::try_from(self.block_res).map_err(|_| Error::InvalidParameter {
+            name: "block_res",
+            value: f64::from(self.block_res),
+            expected: "an H3 resolution 0–15",
+        })
+    }
+
+    /// Trains the model on `samples`: trees and offsets on every row, the
+    /// interval from spatially blocked out-of-fold residuals.
+    ///
+    /// # Errors
+    /// [`Error::InvalidParameter`] for invalid parameters;
+    /// [`Error::Training`] for no rows, non-finite values, or fewer spatial
+    /// blocks than two.
+    pub fn fit(&self, samples: &[LinkSample]) -> Result<LearnedModel> {
+        self.check()?;
+        check_samples(samples)?;
+        let weights = row_weights(samples, self.repeat_weighting);
+        // Inner spatial folds of the training rows: they choose the
+        // candidate (when selecting) and give the interval's residuals.
+        // Training rows inside one block (a fold that is one dense area) get
+        // finer blocks, down to res 15.
+        let devices: Vec<LatLon> = samples.iter().map(|s| s.device).collect();
+        let mut res = self.resolution()?;
+        let (fold_of, folds) = loop {
+            let (fold_of, _) = blocked_folds(&devices, res, self.calibration_folds)?;
+            let folds = fold_of.iter().max().map_or(0, |m| m + 1);
+            match (folds >= 2, res.succ()) {
+                (true, _) => break (fold_of, folds),
+                (false, Some(finer)) => res = finer,
+                (false, None) => {
+                    return Err(Error::Training(
+                        "the calibration needs rows in at least two spatial blocks".into(),
+                    ));
+                }
+            }
+        };
+        let candidates = if self.select {
+            self.candidates()
+        } else {
+            vec![*self]
+        };
+        let place = place_weights(samples);
+        let mut best: Option<(f64, usize, Vec<f64>)> = None;
+        let mut inner_rmse_db = Vec::with_capacity(candidates.len());
+        // Every (candidate, fold) fit is independent: run them in parallel.
+        let jobs: Vec<(usize, usize)> = (0..candidates.len())
+            .flat_map(|c| (0..folds).map(move |f| (c, f)))
+            .collect();
+        let fitted: Vec<Vec<(usize, f64)>> = jobs
+            .par_iter()
+            .map(|&(c, f)| candidates[c].fold_residuals(samples, &weights, &fold_of, f))
+            .collect::<Result<_>>()?;
+        for (c, _) in candidates.iter().enumerate() {
+            let mut residual = vec![0.0; samples.len()];
+            for ((jc, _), rows) in jobs.iter().zip(&fitted) {
+                if *jc == c {
+                    for &(i, r) in rows {
+                        residual[i] = r;
+                    }
+                }
+            }
+            // Each place (res-10 cell) counts the same, as in coverage maps.
+            let rmse = (residual
+                .iter()
+                .zip(&place)
+                .map(|(r, w)| w * r * r)
+                .sum::<f64>()
+                / place.iter().sum::<f64>())
+            .sqrt();
+            inner_rmse_db.push(rmse);
+            if best.as_ref().is_none_or(|(b, _, _)| rmse < *b) {
+                best = Some((rmse, c, residual));
+            }
+        }
+        let (_, chosen, residual) =
+            best.ok_or_else(|| Error::Training("no candidate was fitted".into()))?;
+        let params = candidates[chosen];
+        let all: Vec<usize> = (0..samples.len()).collect();
+        let core = params.fit_core(samples, &all, &weights)?;
+        let log_d: Vec<f64> = samples
+            .iter()
+            .map(|s| s.features.log10_distance_m)
+            .collect();
+        let calibration =
+            Calibration::from_residuals(&log_d, &residual, &place, self.residual_bins);
+        let receiver_rows = samples.iter().fold(BTreeMap::new(), |mut m, s| {
+            *m.entry(s.receiver.clone()).or_insert(0usize) += 1;
+            m
+        });
+        Ok(LearnedModel {
+            format: MODEL_FORMAT.to_owned(),
+            feature_names: PathFeatures::NAMES
+                .iter()
+                .map(|s| (*s).to_owned())
+                .collect(),
+            params,
+            selection: Selection {
+                candidates: if self.select { candidates } else { Vec::new() },
+                inner_rmse_db: if self.select {
+                    inner_rmse_db
+                } else {
+                    Vec::new()
+                },
+                chosen,
+            },
+            base: core.base,
+            gbm: core.gbm,
+            receiver_offsets_db: core.offsets,
+            receiver_rows,
+            calibration,
+            training_rows: samples.len(),
+            training_data_fnv1a64: data_hash(samples),
+            metadata: BTreeMap::new(),
+        })
+    }
+
+    /// Trees and offsets on rows `idx` (backfitting).
+    fn fit_core(&self, samples: &[LinkSample], idx: &[usize], weights: &[f64]) -> Result<Core> {
+        if idx.is_empty() {
+            return Err(Error::Training("no training rows".into()));
+        }
+        let x = Array2::from_shape_fn((idx.len(), FEATURE_COUNT), |(r, c)| {
+            samples[idx[r]].features.to_array()[c]
+        });
+        let w = Array1::from_iter(idx.iter().map(|&i| weights[i] as f32));
+        let base = match self.base {
+            Base::Mean => LinearBase::default(),
+            Base::Linear => LinearBase::fit(samples, idx, weights, 2)?,
+            Base::LinearDeygout => LinearBase::fit(samples, idx, weights, 3)?,
+        };
+        let y: Vec<f64> = idx
+            .iter()
+            .map(|&i| samples[i].rssi_dbm - base.predict(&samples[i].features))
+            .collect();
+        let mut offsets: BTreeMap<String, f64> = BTreeMap::new();
+        let offset_of = |offsets: &BTreeMap<String, f64>, i: usize| {
+            offsets.get(&samples[i].receiver).copied().unwrap_or(0.0)
+        };
+        let rounds = self.offset_rounds.max(1);
+        let mut gbm = None;
+        for _ in 0..rounds {
+            let target = Array1::from_iter(
+                idx.iter()
+                    .zip(&y)
+                    .map(|(&i, &v)| v - offset_of(&offsets, i)),
+            );
+            let data = Dataset::new(x.clone(), target).with_weights(w.clone());
+            let model = self.gbm.fit(&data)?;
+            if self.offset_rounds > 0 {
+                // Additive update: shrunk weighted mean residual per receiver.
+                let mut sums: BTreeMap<&str, (f64, f64)> = BTreeMap::new();
+                for (r, &i) in idx.iter().enumerate() {
+                    let fx = model.predict_row(&samples[i].features.to_array());
+                    let res = y[r] - offset_of(&offsets, i) - fx;
+                    let e = sums
+                        .entry(samples[i].receiver.as_str())
+                        .or_insert((0.0, 0.0));
+                    e.0 += weights[i] * res;
+                    e.1 += weights[i];
+                }
+                for (rx, (sr, sw)) in sums {
+                    // Shrinkage in rows: the weights sum to about the row count.
+                    *offsets.entry(rx.to_owned()).or_insert(0.0) +=
+                        sr / (sw + self.receiver_prior_rows);
+                }
+            }
+            gbm = Some(model);
+        }
+        let gbm = gbm.ok_or_else(|| Error::Training("no boosting round ran".into()))?;
+        Ok(Core { base, gbm, offsets })
+    }
+
+    /// Residuals (row, measured − predicted) of fold `f` predicted by a
+    /// model of these parameters trained on the other folds.
+    fn fold_residuals(
+        &self,
+        samples: &[LinkSample],
+        weights: &[f64],
+        fold_of: &[usize],
+        f: usize,
+    ) -> Result<Vec<(usize, f64)>> {
+        let train: Vec<usize> = (0..samples.len()).filter(|&i| fold_of[i] != f).collect();
+        let core = self.fit_core(samples, &train, weights)?;
+        Ok((0..samples.len())
+            .filter(|&i| fold_of[i] == f)
+            .map(|i| {
+                let s = &samples[i];
+                (i, s.rssi_dbm - core.predict(&s.features, Some(&s.receiver)))
+            })
+            .collect())
+    }
+
+    /// The candidates [`LearnedParams::select`] chooses from: these
+    /// parameters with a constant base, with the linear physics base (two
+    /// or three terms), and with the two-term base and shallow, heavily
+    /// regularised trees.
+    #[must_use]
+    pub fn candidates(&self) -> Vec<Self> {
+        let regularised = self
+            .gbm
+            .max_depth(3)
+            .min_samples_leaf(200)
+            .learning_rate(0.05);
+        vec![
+            Self {
+                base: Base::Mean,
+                select: false,
+                ..*self
+            },
+            Self {
+                base: Base::Linear,
+                select: false,
+                ..*self
+            },
+            Self {
+                base: Base::LinearDeygout,
+                select: false,
+                ..*self
+            },
+            Self {
+                base: Base::Linear,
+                select: false,
+                gbm: regularised,
+                ..*self
+            },
+        ]
+    }
+}
+
+/// The linear physics base: RSSI ≈ a + Σ bᵢ·xᵢ over
+/// [`LINEAR_BASE_FEATURES`], weighted least squares on the training rows.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct LinearBase {
+    /// Intercept a, dBm (0 with no terms: the trees' own mean takes over).
+    pub intercept_dbm: f64,
+    /// Coefficients of the first features of [`LINEAR_BASE_FEATURES`]
+    /// (empty: no linear terms).
+    pub coefficients: Vec<f64>,
+}
+
+/// Features of the linear base: distance and the Bullington and Deygout
+/// diffraction losses.
+pub const LINEAR_BASE_FEATURES: [&str; 3] =
+    ["log10_distance_m", "bullington_loss_db", "deygout_loss_db"];
+
+fn base_terms(f: &PathFeatures) -> [f64; 3] {
+    [f.log10_distance_m, f.bullington_loss_db, f.deygout_loss_db]
+}
+
+impl LinearBase {
+    /// Weighted least squares on the first `terms` of [`LINEAR_BASE_FEATURES`].
+    // Elimination reads one row of the matrix while writing another: indices
+    // say that more plainly than iterators.
+    #[allow(clippy::needless_range_loop)]
+    fn fit(samples: &[LinkSample], idx: &[usize], weights: &[f64], terms: usize) -> Result<Self> {
+        // Normal equations of [1, x1, ..], solved by Gaussian elimination with
+        // partial pivoting; a small ridge keeps a constant column solvable.
+        const MAX: usize = 1 + LINEAR_BASE_FEATURES.len();
+        let k = 1 + terms.min(LINEAR_BASE_FEATURES.len());
+        let mut a = [[0.0f64; MAX + 1]; MAX];
+        for &i in idx {
+            let t = base_terms(&samples[i].features);
+            let row = [1.0, t[0], t[1], t[2]];
+            let w = weights[i];
+            for r in 0..k {
+                for c in 0..k {
+                    a[r][c] += w * row[r] * row[c];
+                }
+                a[r][MAX] += w * row[r] * samples[i].rssi_dbm;
+            }
+        }
+        for (r, row) in a.iter_mut().enumerate().take(k).skip(1) {
+            row[r] += 1e-12 * (1.0 + row[r]);
+        }
+        for col in 0..k {
+            let pivot = (col..k)
+                .max_by(|&x, &y| a[x][col].abs().total_cmp(&a[y][col].abs()))
+                .unwrap_or(col);
+            a.swap(col, pivot);
+            if a[col][col].abs() < 1e-12 {
+                return Err(Error::Training("the linear base is singular".into()));
+            }
+            for r in 0..k {
+                if r != col {
+                    let factor = a[r][col] / a[col][col];
+                    for c in col..k {
+                        a[r][c] -= factor * a[col][c];
+                    }
+                    a[r][MAX] -= factor * a[col][MAX];
+                }
+            }
+        }
+        let solution: Vec<f64> = (0..k).map(|r| a[r][MAX] / a[r][r]).collect();
+        if solution.iter().any(|v| !v.is_finite()) {
+            return Err(Error::Training("the linear base did not converge".into()));
+        }
+        Ok(Self {
+            intercept_dbm: solution[0],
+            coefficients: solution[1..].to_vec(),
+        })
+    }
+
+    fn predict(&self, f: &PathFeatures) -> f64 {
+        self.intercept_dbm
+            + self
+                .coefficients
+                .iter()
+                .zip(base_terms(f))
+                .map(|(b, x)| b * x)
+                .sum::<f64>()
+    }
+
+    fn check(&self) -> Result<()> {
+        if !self.intercept_dbm.is_finite()
+            || self.coefficients.len() > LINEAR_BASE_FEATURES.len()
+            || self.coefficients.iter().any(|v| !v.is_finite())
+        {
+            return Err(Error::Model("malformed linear base".into()));
+        }
+        Ok(())
+    }
+}
+
+/// What the trees correct.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub enum Base {
+    /// The trees model RSSI from its mean.
+    Mean,
+    /// The trees model the residual of the [`LinearBase`] on log distance
+    /// and the Bullington loss, which keeps the physics trend where the
+    /// trees have seen nothing like a place.
+    Linear,
+    /// As [`Base::Linear`], with the (sweep) Deygout loss as a third term.
+    LinearDeygout,
+}
+
+fn check_samples(samples: &[LinkSample]) -> Result<()> {
+    if samples.is_empty() {
+        return Err(Error::Training("no training rows".into()));
+    }
+    if let Some(i) = samples.iter().position(|s| {
+        !s.rssi_dbm.is_finite()
+            || s.features.to_array().iter().any(|v| !v.is_finite())
+            || !s.device.lat.is_finite()
+            || !s.device.lon.is_finite()
+    }) {
+        return Err(Error::Training(format!("row {i} has a non-finite value")));
+    }
+    Ok(())
+}
+
+/// Row weights: 1/√k for each of k rows with the same device position and
+/// receiver (or 1 each when `repeats` is off).
+fn row_weights(samples: &[LinkSample], repeats: bool) -> Vec<f64> {
+    if !repeats {
+        return vec![1.0; samples.len()];
+    }
+    let key = |s: &LinkSample| {
+        (
+            s.device.lat.to_bits(),
+            s.device.lon.to_bits(),
+            s.receiver.clone(),
+        )
+    };
+    let mut counts: BTreeMap<(u64, u64, String), usize> = BTreeMap::new();
+    for s in samples {
+        *counts.entry(key(s)).or_insert(0) += 1;
+    }
+    samples
+        .iter()
+        .map(|s| 1.0 / (counts.get(&key(s)).copied().unwrap_or(1) as f64).sqrt())
+        .collect()
+}
+
+/// FNV-1a (64-bit) over the rows' receiver, position, RSSI and features.
+fn data_hash(samples: &[LinkSample]) -> String {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    let mut eat = |bytes: &[u8]| {
+        for &b in bytes {
+            h ^= u64::from(b);
+            h = h.wrapping_mul(0x0000_0100_0000_01b3);
+        }
+    };
+    for s in samples {
+        eat(s.receiver.as_bytes());
+        eat(&[0]);
+        for v in [s.device.lat, s.device.lon, s.rssi_dbm]
+            .into_iter()
+            .chain(s.features.to_array())
+        {
+            eat(&v.to_le_bytes());
+        }
+    }
+    format!("{h:016x}")
+}
+
+/// Spatial folds: every row gets the fold of its device's H3 cell at `res`;
+/// cells are dealt largest first into the fold with the fewest rows so far
+/// (ties to the lower fold), so folds hold similar numbers of rows as far as
+/// the blocks allow. Returns (fold of each row, number of blocks). Fewer
+/// blocks than folds give fewer (non-empty) folds.
+///
+/// # Errors
+/// [`Error::InvalidInput`] for a device position h3o cannot index;
+/// [`Error::InvalidParameter`] for zero folds.
+pub fn blocked_folds(
+    devices: &[LatLon],
+    res: Resolution,
+    folds: usize,
+) -> Result<(Vec<usize>, usize)> {
+    if folds == 0 {
+        return Err(Error::InvalidParameter {
+            name: "folds",
+            value: 0.0,
+            expected: "at least 1",
+        });
+    }
+    let cells = devices
+        .iter()
+        .map(|d| {
+            LatLng::new(d.lat, d.lon)
+                .map(|ll| u64::from(ll.to_cell(res)))
+                .map_err(|_| Error::InvalidInput {
+                    name: "device position",
+                    value: d.lat,
+                    expected: "a WGS84 position",
+                })
+        })
+        .collect::<Result<Vec<u64>>>()?;
+    let mut sizes: BTreeMap<u64, usize> = BTreeMap::new();
+    for &c in &cells {
+        *sizes.entry(c).or_insert(0) += 1;
+    }
+    let mut blocks: Vec<(u64, usize)> = sizes.into_iter().collect();
+    // Largest first; equal sizes by cell id, so the deal is deterministic.
+    blocks.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+    let mut load = vec![0usize; folds];
+    let mut fold_of_block: BTreeMap<u64, usize> = BTreeMap::new();
+    for &(cell, size) in &blocks {
+        let f = (0..folds).min_by_key(|&f| (load[f], f)).unwrap_or(0);
+        load[f] += size;
+        fold_of_block.insert(cell, f);
+    }
+    // Renumber so the used folds are 0..k (empty folds dropped).
+    let mut used: Vec<usize> = (0..folds).filter(|&f| load[f] > 0).collect();
+    used.sort_unstable();
+    let renumber: BTreeMap<usize, usize> = used.iter().enumerate().map(|(i, &f)| (f, i)).collect();
+    let fold_of = cells
+        .iter()
+        .map(|c| {
+            let f = fold_of_block.get(c).copied().unwrap_or(0);
+            renumber.get(&f).copied().unwrap_or(0)
+        })
+        .collect();
+    Ok((fold_of, blocks.len()))
+}
+
+/// Base, trees and offsets.
+struct Core {
+    base: LinearBase,
+    gbm: Gbm,
+    offsets: BTreeMap<String, f64>,
+}
+
+impl Core {
+    fn predict(&self, features: &PathFeatures, receiver: Option<&str>) -> f64 {
+        self.base.predict(features)
+            + self.gbm.predict_row(&features.to_array())
+            + receiver
+                .and_then(|r| self.offsets.get(r))
+                .copied()
+                .unwrap_or(0.0)
+    }
+}
+
+/// Out-of-fold residual quantiles by distance bin (each res-10 cell of the
+/// devices weighing the same).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Calibration {
+    /// Upper edges of all but the last bin, log10 metres (increasing).
+    pub log10_distance_edges: Vec<f64>,
+    /// Per bin, residual (measured − predicted) quantiles at levels
+    /// 0, 1/20, …, 1, dB.
+    pub residual_quantiles_db: Vec<Vec<f64>>,
+    /// Out-of-fold rows per bin.
+    pub rows: Vec<usize>,
+}
+
+impl Calibration {
+    /// Quantiles per distance bin of `residual` with row weights `weight`.
+    fn from_residuals(log_d: &[f64], residual: &[f64], weight: &[f64], bins: usize) -> Self {
+        let mut sorted_d = log_d.to_vec();
+        sorted_d.sort_by(f64::total_cmp);
+        let n = sorted_d.len();
+        let mut edges: Vec<f64> = (1..bins)
+            .map(|b| sorted_d[(b * n / bins).min(n - 1)])
+            .collect();
+        edges.dedup();
+        let k = edges.len() + 1;
+        let mut per_bin: Vec<Vec<(f64, f64)>> = vec![Vec::new(); k];
+        for ((&d, &r), &w) in log_d.iter().zip(residual).zip(weight) {
+            per_bin[bin_of(&edges, d)].push((r, w));
+        }
+        let rows = per_bin.iter().map(Vec::len).collect();
+        let residual_quantiles_db = per_bin
+            .into_iter()
+            .map(|mut r| {
+                r.sort_by(|a, b| a.0.total_cmp(&b.0));
+                (0..QUANTILE_LEVELS)
+                    .map(|q| weighted_quantile_sorted(&r, q as f64 / (QUANTILE_LEVELS - 1) as f64))
+                    .collect()
+            })
+            .collect();
+        Self {
+            log10_distance_edges: edges,
+            residual_quantiles_db,
+            rows,
+        }
+    }
+
+    /// (q10, q90) of the residuals of the bin of `log10_distance_m`, dB.
+    #[must_use]
+    pub fn interval_db(&self, log10_distance_m: f64) -> (f64, f64) {
+        let q = &self.residual_quantiles_db[bin_of(&self.log10_distance_edges, log10_distance_m)];
+        (q[2], q[QUANTILE_LEVELS - 3])
+    }
+
+    fn check(&self) -> Result<()> {
+        let ok = self.residual_quantiles_db.len() == self.log10_distance_edges.len() + 1
+            && self.rows.len() == self.residual_quantiles_db.len()
+            && self
+                .residual_quantiles_db
+                .iter()
+                .all(|q| q.len() == QUANTILE_LEVELS && q.iter().all(|v| v.is_finite()))
+            && self.log10_distance_edges.windows(2).all(|w| w[0] < w[1]);
+        if ok {
+            Ok(())
+        } else {
+            Err(Error::Model("malformed calibration table".into()))
+        }
+    }
+}
+
+fn bin_of(edges: &[f64], x: f64) -> usize {
+    edges.partition_point(|&e| e < x)
+}
+
+/// Weighted quantile of (value, weight) pairs sorted by value: the first
+/// value at which the cumulative weight reaches `q` of the total (0 for no
+/// values; the minimum for q = 0).
+fn weighted_quantile_sorted(sorted: &[(f64, f64)], q: f64) -> f64 {
+    let total: f64 = sorted.iter().map(|p| p.1).sum();
+    let target = q.clamp(0.0, 1.0) * total;
+    let mut cum = 0.0;
+    for &(v, w) in sorted {
+        cum += w;
+        if cum >= target {
+            return v;
+        }
+    }
+    sorted.last().map_or(0.0, |p| p.0)
+}
+
+/// Weights that give every res-10 H3 cell of the devices the same total
+/// weight (1 / rows in the row's cell): "each place counts the same".
+fn place_weights(samples: &[LinkSample]) -> Vec<f64> {
+    let cells: Vec<u64> = samples
+        .iter()
+        .map(|s| {
+            LatLng::new(s.device.lat, s.device.lon)
+                .map_or(0, |ll| u64::from(ll.to_cell(Resolution::Ten)))
+        })
+        .collect();
+    let mut counts: BTreeMap<u64, usize> = BTreeMap::new();
+    for &c in &cells {
+        *counts.entry(c).or_insert(0) += 1;
+    }
+    cells
+        .iter()
+        .map(|c| 1.0 / counts.get(c).copied().unwrap_or(1) as f64)
+        .collect()
+}
+
+/// Quantile of sorted values with linear interpolation (0 for no values).
+pub(crate) fn quantile_sorted(sorted: &[f64], q: f64) -> f64 {
+    match sorted.len() {
+        0 => 0.0,
+        1 => sorted[0],
+        n => {
+            let pos = q.clamp(0.0, 1.0) * (n - 1) as f64;
+            let lo = pos.floor() as usize;
+            let hi = (lo + 1).min(n - 1);
+            sorted[lo] + (pos - lo as f64) * (sorted[hi] - sorted[lo])
+        }
+    }
+}
+
+/// How the model's parameters were chosen.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Selection {
+    /// The candidates tried (empty: no selection).
+    pub candidates: Vec<LearnedParams>,
+    /// Each candidate's out-of-fold RMSE on the inner spatial folds, every
+    /// res-10 cell of the devices weighing the same, dB.
+    pub inner_rmse_db: Vec<f64>,
+    /// Index of the chosen candidate.
+    pub chosen: usize,
+}
+
+/// A trained model: what `hexcover train` writes as JSON.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LearnedModel {
+    /// [`MODEL_FORMAT`].
+    pub format: String,
+    /// The features, in the order the trees read them ([`PathFeatures::NAMES`]).
+    pub feature_names: Vec<String>,
+    /// The hyperparameters it was trained with (the chosen candidate).
+    pub params: LearnedParams,
+    /// The inner-CV choice among candidates.
+    pub selection: Selection,
+    /// The linear physics base the trees correct (empty for [`Base::Mean`]).
+    pub base: LinearBase,
+    /// The boosted trees.
+    pub gbm: Gbm,
+    /// Offset of each receiver seen in training, dB.
+    pub receiver_offsets_db: BTreeMap<String, f64>,
+    /// Training rows of each receiver.
+    pub receiver_rows: BTreeMap<String, usize>,
+    /// The interval's residual quantiles.
+    pub calibration: Calibration,
+    /// Number of training rows.
+    pub training_rows: usize,
+    /// FNV-1a 64 hash of the training rows (receiver, position, RSSI, features).
+    pub training_data_fnv1a64: String,
+    /// Free-form facts the caller records (inputs, DEM, radio assumptions,
+    /// profile step, cross-validation metrics as JSON text, ...).
+    pub metadata: BTreeMap<String, String>,
+}
+
+impl LearnedModel {
+    /// Checks a model (e.g. one read from a file): format, feature list,
+    /// trees and calibration.
+    ///
+    /// # Errors
+    /// [`Error::Model`] naming what is wrong.
+    pub fn check(&self) -> Result<()> {
+        if self.format != MODEL_FORMAT {
+            return Err(Error::Model(format!(
+                "format is {:?}, expected {MODEL_FORMAT:?}",
+                self.format
+            )));
+        }
+        if self.feature_names != PathFeatures::NAMES {
+            return Err(Error::Model(format!(
+                "the model's features ({}) are not this version's ({})",
+                self.feature_names.join(", "),
+                PathFeatures::NAMES.join(", ")
+            )));
+        }
+        if self.gbm.n_features != FEATURE_COUNT {
+            return Err(Error::Model("tree feature count differs".into()));
+        }
+        self.gbm.check()?;
+        self.base.check()?;
+        self.calibration.check()?;
+        self.params.check()?;
+        if self.receiver_offsets_db.values().any(|v| !v.is_finite()) {
+            return Err(Error::Model("non-finite receiver offset".into()));
+        }
+        Ok(())
+    }
+
+    /// The offset of `receiver`, dB: 0 for `None` or an unknown receiver
+    /// (the population default of a new site).
+    #[must_use]
+    pub fn receiver_offset_db(&self, receiver: Option<&str>) -> f64 {
+        receiver
+            .and_then(|r| self.receiver_offsets_db.get(r))
+            .copied()
+            .unwrap_or(0.0)
+    }
+
+    /// The RSSI at `receiver` (None: a new site) under the reference budget,
+    /// with its 80 % interval.
+    #[must_use]
+    pub fn predict_link(&self, features: &PathFeatures, receiver: Option<&str>) -> RssiPrediction {
+        let mean = self.base.predict(features)
+            + self.gbm.predict_row(&features.to_array())
+            + self.receiver_offset_db(receiver);
+        let (q10, q90) = self.calibration.interval_db(features.log10_distance_m);
+        RssiPrediction {
+            mean_dbm: mean,
+            p10_dbm: mean + q10,
+            p90_dbm: mean + q90,
+        }
+    }
+
+    /// This model for one receiver: its offset applied (an unknown id gets
+    /// the population default), usable wherever an [`RssiModel`] is.
+    #[must_use]
+    pub fn for_receiver<'a>(&'a self, receiver: &str) -> ReceiverModel<'a> {
+        ReceiverModel {
+            model: self,
+            offset_db: self.receiver_offset_db(Some(receiver)),
+        }
+    }
+
+    fn budget_shift_db(&self, budget: &LinkBudget) -> f64 {
+        (budget.device_eirp_dbm - self.params.reference_eirp_dbm)
+            + (budget.rx_gain_dbi - self.params.reference_rx_gain_dbi)
+    }
+}
+
+/// A [`LearnedModel`] as a new site: offset 0, the budget shift applied.
+impl RssiModel for LearnedModel {
+    fn name(&self) -> String {
+        "learned (gradient-boosted trees, new site)".to_owned()
+    }
+
+    fn predict(&self, features: &PathFeatures, budget: &LinkBudget) -> RssiPrediction {
+        let p = self.predict_link(features, None);
+        let s = self.budget_shift_db(budget);
+        RssiPrediction {
+            mean_dbm: p.mean_dbm + s,
+            p10_dbm: p.p10_dbm + s,
+            p90_dbm: p.p90_dbm + s,
+        }
+    }
+}
+
+/// A [`LearnedModel`] with one receiver's offset (see
+/// [`LearnedModel::for_receiver`]).
+#[derive(Debug, Clone, Copy)]
+pub struct ReceiverModel<'a> {
+    model: &'a LearnedModel,
+    offset_db: f64,
+}
+
+impl RssiModel for ReceiverModel<'_> {
+    fn name(&self) -> String {
+        "learned (gradient-boosted trees, known receiver)".to_owned()
+    }
+
+    fn predict(&self, features: &PathFeatures, budget: &LinkBudget) -> RssiPrediction {
+        let p = self.model.predict(features, budget);
+        RssiPrediction {
+            mean_dbm: p.mean_dbm + self.offset_db,
+            p10_dbm: p.p10_dbm + self.offset_db,
+            p90_dbm: p.p90_dbm + self.offset_db,
+        }
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use hexcover_core::PathProfile;
+
+    use super::*;
+    use crate::RadioPath;
+    use crate::gbm::SplitMix64;
+
+    /// Synthetic links over a synthetic hilly profile: RSSI from free space +
+    /// Bullington, a receiver-specific offset and noise. Only for the
+    /// mechanics (real-data evaluation is in `hexcover evaluate`).
+    pub(crate) fn synthetic(n: usize, seed: u64) -> Vec<LinkSample> {
+        let mut rng = SplitMix64::new(seed);
+        (0..n)
+            .map(|i| {
+                let d_m = 200.0 + 8_000.0 * rng.next_f64();
+                let steps = 20;
+                let ridge = 60.0 * rng.next_f64();
+                let dist: Vec<f64> = (0..=steps).map(|k| d_m * k as f64 / steps as f64).collect();
+                let elev: Vec<f64> = (0..=steps)
+                    .map(|k| if k == steps / 2 { 480.0 + ridge } else { 480.0 })
+                    .collect();
+                let profile = PathProfile {
+                    distance_m: dist,
+                    elevation_m: elev,
+                    filled_voids: 0,
+                };
+                let path = RadioPath::over_profile(profile, 868.3, 1.5, 10.0).unwrap();
+                let features = PathFeatures::of(&path).unwrap();
+                let receiver = format!("gw{}", i % 3);
+                let offset = [0.0, 6.0, -6.0][i % 3];
+                let noise = 4.0 * (rng.next_f64() - 0.5);
+                LinkSample {
+                    device: LatLon::new(48.3 + 0.1 * rng.next_f64(), 9.9 + 0.2 * rng.next_f64()),
+                    receiver,
+                    features,
+                    rssi_dbm: 19.0 - features.free_space_bullington_loss_db + offset + noise,
+                }
+            })
+            .collect()
+    }
+
+    #[test]
+    fn learns_offsets_and_calibrates_the_interval() {
+        let train = synthetic(3_000, 1);
+        let params = LearnedParams::new()
+            .gbm(GbmParams::new().n_trees(60).min_samples_leaf(10))
+            .select(false);
+        let model = params.fit(&train).unwrap();
+        model.check().unwrap();
+        // The offsets recover the ±6 dB receivers relative to gw0.
+        let o = |r: &str| model.receiver_offset_db(Some(r));
+        assert!(
+            (o("gw1") - o("gw0") - 6.0).abs() < 1.0,
+            "{}",
+            o("gw1") - o("gw0")
+        );
+        assert!(
+            (o("gw2") - o("gw0") + 6.0).abs() < 1.0,
+            "{}",
+            o("gw2") - o("gw0")
+        );
+        assert_eq!(model.receiver_offset_db(Some("unknown")), 0.0);
+        // Fresh rows: errors small, 80 % interval near 80 %.
+        let test = synthetic(2_000, 2);
+        let (mut inside, mut sse) = (0usize, 0.0);
+        for s in &test {
+            let p = model.predict_link(&s.features, Some(&s.receiver));
+            sse += (p.mean_dbm - s.rssi_dbm).powi(2);
+            if (p.p10_dbm..=p.p90_dbm).contains(&s.rssi_dbm) {
+                inside += 1;
+            }
+        }
+        let rmse = (sse / test.len() as f64).sqrt();
+        let share = inside as f64 / test.len() as f64;
+        assert!(rmse < 2.5, "{rmse}");
+        assert!((0.72..=0.88).contains(&share), "{share}");
+        // The RssiModel view shifts by the budget and the receiver offset.
+        let f = &test[0].features;
+        let base = LinkBudget {
+            device_eirp_dbm: 16.0,
+            rx_gain_dbi: 3.0,
+        };
+        let louder = LinkBudget {
+            device_eirp_dbm: 20.0,
+            rx_gain_dbi: 3.0,
+        };
+        let a = model.predict(f, &base).mean_dbm;
+        assert!((model.predict(f, &louder).mean_dbm - a - 4.0).abs() < 1e-9);
+        let gw1 = model.for_receiver("gw1").predict(f, &base).mean_dbm;
+        assert!((gw1 - a - o("gw1")).abs() < 1e-9);
+    }
+
+    #[test]
+    fn deterministic_and_round_trips_through_json() {
+        let train = synthetic(800, 3);
+        let params = LearnedParams::new().gbm(GbmParams::new().n_trees(20).min_samples_leaf(10));
+        let a = params.fit(&train).unwrap();
+        let b = params.fit(&train).unwrap();
+        assert_eq!(a, b);
+        // The candidates were compared on inner folds and the best one kept.
+        let sel = &a.selection;
+        assert_eq!(sel.candidates.len(), 4);
+        assert_eq!(sel.inner_rmse_db.len(), 4);
+        let best = sel
+            .inner_rmse_db
+            .iter()
+            .copied()
+            .fold(f64::INFINITY, f64::min);
+        assert_eq!(sel.inner_rmse_db[sel.chosen], best);
+        assert_eq!(a.params, sel.candidates[sel.chosen]);
+        let json = serde_json::to_string(&a).unwrap();
+        let back: LearnedModel = serde_json::from_str(&json).unwrap();
+        assert_eq!(a, back);
+        back.check().unwrap();
+        let mut bad = back.clone();
+        bad.feature_names.swap(0, 1);
+        assert!(matches!(bad.check(), Err(Error::Model(_))));
+        // A different training set gives a different hash.
+        let other = params.fit(&synthetic(800, 4)).unwrap();
+        assert_ne!(a.training_data_fnv1a64, other.training_data_fnv1a64);
+    }
+
+    #[test]
+    fn linear_base_recovers_an_exact_plane() {
+        let mut rows = synthetic(300, 9);
+        for r in &mut rows {
+            let f = &r.features;
+            r.rssi_dbm = 10.0 - 20.0 * f.log10_distance_m - 0.5 * f.bullington_loss_db;
+        }
+        let idx: Vec<usize> = (0..rows.len()).collect();
+        let w = vec![1.0; rows.len()];
+        let base = LinearBase::fit(&rows, &idx, &w, 2).unwrap();
+        assert!((base.intercept_dbm - 10.0).abs() < 1e-3, "{base:?}");
+        assert!((base.coefficients[0] + 20.0).abs() < 1e-3, "{base:?}");
+        assert!((base.coefficients[1] + 0.5).abs() < 1e-4, "{base:?}");
+        for r in &rows {
+            assert!((base.predict(&r.features) - r.rssi_dbm).abs() < 1e-3);
+        }
+        base.check().unwrap();
+    }
+
+    #[test]
+    fn folds_are_balanced_and_bad_inputs_are_errors() {
+        let train = synthetic(500, 5);
+        let devices: Vec<LatLon> = train.iter().map(|s| s.device).collect();
+        let (fold, blocks) = blocked_folds(&devices, Resolution::Seven, 5).unwrap();
+        assert!(blocks >= 5);
+        let mut sizes = [0usize; 5];
+        for &f in &fold {
+            sizes[f] += 1;
+        }
+        // Largest-first dealing keeps folds within one block of each other.
+        let (lo, hi) = (sizes.iter().min().unwrap(), sizes.iter().max().unwrap());
+        assert!(hi - lo <= 40, "{sizes:?}");
+        // Every device of one cell shares a fold.
+        let cell = |d: LatLon| {
+            LatLng::new(d.lat, d.lon)
+                .unwrap()
+                .to_cell(Resolution::Seven)
+        };
+        for i in 0..devices.len() {
+            for j in 0..devices.len() {
+                if cell(devices[i]) == cell(devices[j]) {
+                    assert_eq!(fold[i], fold[j]);
+                }
+            }
+        }
+        assert!(matches!(
+            LearnedParams::new().fit(&[]),
+            Err(Error::Training(_))
+        ));
+        // One spatial block: no calibration possible.
+        let mut one = train.clone();
+        for s in &mut one {
+            s.device = LatLon::new(48.4, 10.0);
+        }
+        assert!(matches!(
+            LearnedParams::new().fit(&one),
+            Err(Error::Training(_))
+        ));
+        assert!(LearnedParams::new().calibration_folds(1).check().is_err());
+        assert!(LearnedParams::new().block_res(16).check().is_err());
+    }
+}
