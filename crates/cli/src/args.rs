@@ -307,7 +307,9 @@ pub struct OptimizeArgs {
     /// Planar mode: existing sites, always kept: CSV with columns id,x,y.
     #[arg(long, value_name = "CSV")]
     pub existing: Option<PathBuf>,
-    /// Candidate ids that must be chosen (already decided), comma-separated.
+    /// Candidate ids already decided, comma-separated: treated as built (like
+    /// existing sites), so they count toward coverage and spacing but not
+    /// toward --sites or --budget.
     #[arg(long, value_name = "ID,ID", value_delimiter = ',')]
     pub lock: Vec<String>,
     /// Planar mode: a site covers a point within this distance, metres.

@@ -4,7 +4,7 @@ use anyhow::{Context, Result, bail};
 use h3o::Resolution;
 use hexcover_core::{EARTH_RADIUS_M, LatLon, Terrain};
 use hexcover_propagation::{
-    CoverageParams, LearnedModel, MAX_RADIUS_M, PhysicsBaseline, RssiModel, site_coverage,
+    CoverageParams, MAX_RADIUS_M, PhysicsBaseline, RssiModel, site_coverage,
 };
 use hexcover_terrain::Dem;
 
@@ -105,20 +105,11 @@ pub fn run(args: &CoverageArgs) -> Result<()> {
         bail!("--step-m = {step}: expected 1 to 1000 m");
     }
 
-    let learned = match &args.model {
-        Some(path) => {
-            let text = std::fs::read_to_string(path)
-                .with_context(|| format!("--model {}", path.display()))?;
-            let model: LearnedModel = serde_json::from_str(&text).with_context(|| {
-                format!("--model {}: not a hexcover model file", path.display())
-            })?;
-            model
-                .check()
-                .with_context(|| format!("--model {}", path.display()))?;
-            Some(model)
-        }
-        None => None,
-    };
+    let learned = args
+        .model
+        .as_deref()
+        .map(crate::links_input::load_model)
+        .transpose()?;
     let dem = open_dem(&args.dem)?;
     if dem.elevation_m(site).is_none() {
         let e = dem.extent();

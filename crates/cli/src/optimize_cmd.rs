@@ -72,8 +72,8 @@ pub fn run(args: &OptimizeArgs) -> Result<()> {
             "planar mode needs --demand, --candidates and --radius-m (or --study and --dem for geographic mode)"
         );
     };
-    if args.dem.is_some() || args.model.is_some() {
-        bail!("--dem and --model are for geographic mode, which needs --study");
+    if args.dem.is_some() || args.model.is_some() || args.hex_density {
+        bail!("--dem, --model and --hex-density are for geographic mode, which needs --study");
     }
     let demand = read_points(demand_path, Some("weight"), 1.0)?;
     let candidates = read_points(candidates_path, Some("cost"), 1.0)?;
@@ -279,6 +279,7 @@ fn summary_json(
         "total_weight": problem.total_weight(),
         "radius_m": args.radius_m,
         "sites_requested": args.sites,
+        "locked": args.lock,
         "sites_chosen": solution.sites.iter().map(|s| &problem.sites()[s.site].id).collect::<Vec<_>>(),
         "sites": sites_json(problem, solution),
         "objective": solution.objective,

@@ -62,11 +62,28 @@ fn read_study(study: &Path, default_height_m: f64) -> Result<Study> {
         ..IngestOptions::default()
     };
     let ingested = ingest(std::slice::from_ref(&links_path), &options, &NoProgress)?;
+    // links.parquet holds what ingest accepted: a row that no longer validates
+    // means the file is not what ingest wrote.
+    if let Some(first) = ingested.rejects.first() {
+        bail!(
+            "{}: {} links do not validate (first: row {}, {}: {}); re-run `hexcover ingest`",
+            links_path.display(),
+            ingested.rejects.len(),
+            first.row,
+            first.reason.code(),
+            first.detail
+        );
+    }
     let links = &ingested.links;
     let mut devices = Vec::with_capacity(links.len());
     let mut receivers: BTreeMap<String, GeoSite> = BTreeMap::new();
     for i in 0..links.len() {
         let link = links.get(i);
+        // Links the source marks invalid (e.g. Helium witnesses breaking the
+        // witness rules) or not heard outline no demand and make no receiver.
+        if !link.valid || !link.heard {
+            continue;
+        }
         devices.push((link.tx_lat, link.tx_lon));
         // The id training keys receiver offsets by.
         let id = crate::links_input::receiver_id(&link);
@@ -79,7 +96,10 @@ fn read_study(study: &Path, default_height_m: f64) -> Result<Study> {
         });
     }
     if devices.is_empty() {
-        bail!("{}: the study has no links", links_path.display());
+        bail!(
+            "{}: the study has no valid heard links",
+            links_path.display()
+        );
     }
     Ok((devices, receivers.into_values().collect()))
 }
@@ -139,7 +159,7 @@ impl Model {
 
     /// The radio assumptions coverage uses: a learned model's own (device
     /// height, frequency, profile step it was trained with), else DESIGN.md's
-    /// defaults with the DEM's sample spacing.
+    /// defaults with 90 m steps (about one SRTM3 pixel).
     fn radio(&self) -> Radio {
         match self {
             Self::Learned(m) => Radio::from_metadata(&m.metadata).unwrap_or(Radio::DEFAULT),
@@ -214,6 +234,45 @@ pub fn run(args: &OptimizeArgs, study: &Path) -> Result<()> {
     let Some(dem_path) = &args.dem else {
         bail!("--study needs --dem (the elevation model the coverage is computed on)");
     };
+    if args.existing.is_some() {
+        bail!(
+            "--existing is for planar problems; with --study the existing sites are the study's receivers"
+        );
+    }
+    if args.k.is_some() {
+        bail!(
+            "--k (k-coverage) is for planar problems for now: probabilistic coverage has no k-coverage rule here yet"
+        );
+    }
+    if !(args.coverage_radius_km.is_finite()
+        && args.coverage_radius_km > 0.0
+        && args.coverage_radius_km <= 200.0)
+    {
+        bail!(
+            "--coverage-radius-km = {}: expected more than 0 and at most 200 km",
+            args.coverage_radius_km
+        );
+    }
+    if !(args.threshold_dbm.is_finite() && (-200.0..=0.0).contains(&args.threshold_dbm)) {
+        bail!(
+            "--threshold-dbm = {}: expected -200 to 0 dBm",
+            args.threshold_dbm
+        );
+    }
+    if !(args.site_height_agl_m.is_finite()
+        && args.site_height_agl_m > 0.0
+        && args.site_height_agl_m <= 500.0)
+    {
+        bail!(
+            "--site-height-agl-m = {}: expected more than 0 and at most 500 m",
+            args.site_height_agl_m
+        );
+    }
+    if let Some(m) = args.min_spacing_m
+        && !(m.is_finite() && m >= 0.0)
+    {
+        bail!("--min-spacing-m = {m}: expected a distance ≥ 0 (0 turns the rule off)");
+    }
     let demand_res = resolution(args.demand_res, "--demand-res")?;
     let unserved = match args.weighting.as_str() {
         "unserved" => true,
@@ -221,9 +280,8 @@ pub fn run(args: &OptimizeArgs, study: &Path) -> Result<()> {
         other => bail!("--weighting: `{other}` is not one of unserved, uniform"),
     };
     let candidate_res = resolution(args.candidate_res, "--candidate-res")?;
+    let terrain = crate::links_input::open_dem(dem_path)?;
     let (devices, existing) = read_study(study, args.site_height_agl_m)?;
-    let terrain = hexcover_terrain::Dem::open(dem_path)
-        .with_context(|| format!("opening the DEM {}", dem_path.display()))?;
     let model = Model::load(args.model.as_deref())?;
 
     let demand = cells_in_hull(&devices, demand_res)?;
@@ -243,6 +301,29 @@ pub fn run(args: &OptimizeArgs, study: &Path) -> Result<()> {
             })
             .collect(),
     };
+    // Sites the DEM does not cover: a listed candidate is an error, a cell
+    // centre or a receiver beyond the DEM's edge is left out and counted.
+    let has_terrain = |s: &GeoSite| terrain.elevation_m(LatLon::new(s.lat, s.lon)).is_some();
+    if let (Some(path), Some(site)) = (
+        &args.candidates,
+        candidates.iter().find(|s| !has_terrain(s)),
+    ) {
+        bail!(
+            "{}: candidate `{}` at ({}, {}): no terrain there in {}",
+            path.display(),
+            site.id,
+            site.lat,
+            site.lon,
+            dem_path.display()
+        );
+    }
+    let (candidates, candidates_without_terrain): (Vec<GeoSite>, Vec<GeoSite>) =
+        candidates.into_iter().partition(|s| has_terrain(s));
+    let (existing, existing_without_terrain): (Vec<GeoSite>, Vec<GeoSite>) =
+        existing.into_iter().partition(|s| has_terrain(s));
+    if candidates.is_empty() {
+        bail!("no candidate site lies on the DEM {}", dem_path.display());
+    }
     let t_read = started.elapsed().as_secs_f64();
     if !args.quiet
         && let Model::Physics(_) = model
@@ -292,9 +373,14 @@ pub fn run(args: &OptimizeArgs, study: &Path) -> Result<()> {
         site.locked = true;
         site.cost = 0.0;
     }
-    // Existing coverage is already in the weights (see the module docs).
+    // Unserved weights already hold the existing coverage (see the module
+    // docs); with uniform weights the existing sites cover as they are.
     let mut site_cover = candidate_cover;
-    site_cover.extend(existing.iter().map(|_| Vec::new()));
+    if unserved {
+        site_cover.extend(existing.iter().map(|_| Vec::new()));
+    } else {
+        site_cover.extend(existing_cover);
+    }
     let coverage = coverage_over_cells(&demand, &site_cover)?;
     let problem = Problem::new(
         demand.iter().map(ToString::to_string).collect(),
@@ -332,6 +418,9 @@ pub fn run(args: &OptimizeArgs, study: &Path) -> Result<()> {
         "expected_cells_covered_by_existing": covered_before,
         "weighting": args.weighting,
         "n_candidates": candidates.len(),
+        "candidates_without_terrain": candidates_without_terrain.len(),
+        "existing_without_terrain": existing_without_terrain.iter().map(|s| &s.id).collect::<Vec<_>>(),
+        "locked": problem.sites().iter().filter(|s| s.locked && args.lock.contains(&s.id)).map(|s| &s.id).collect::<Vec<_>>(),
         "coverage_radius_km": args.coverage_radius_km,
         "threshold_dbm": args.threshold_dbm,
         "site_height_agl_m": args.site_height_agl_m,

@@ -234,6 +234,46 @@ fn bad_input_is_a_one_line_error_naming_what_is_wrong() {
 }
 
 #[test]
+fn a_locked_candidate_counts_as_built() {
+    let dir = tempfile::tempdir().unwrap();
+    fixtures(dir.path());
+    // c3 alone covers d3 (weight 1); locked, it is built, so one new site
+    // (c2 covers d1 and d2, weight 3) brings the total to 4 of 4.
+    let output = optimize(
+        dir.path(),
+        &[
+            "--demand",
+            "demand.csv",
+            "--candidates",
+            "candidates.csv",
+            "--radius-m",
+            "200",
+            "--sites",
+            "1",
+            "--lock",
+            "c3",
+            "--out",
+            "sel.csv",
+        ],
+    );
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let summary: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.path().join("sel.summary.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(summary["locked"][0], "c3");
+    assert_eq!(summary["base_objective"].as_f64().unwrap(), 1.0);
+    assert_eq!(summary["objective"].as_f64().unwrap(), 4.0);
+    let chosen = summary["sites_chosen"].as_array().unwrap();
+    assert_eq!(chosen.len(), 1);
+    assert_ne!(chosen[0], "c3");
+}
+
+#[test]
 fn spacing_that_leaves_no_room_says_so_beside_a_partial_answer() {
     let dir = tempfile::tempdir().unwrap();
     fixtures(dir.path());
@@ -414,6 +454,34 @@ fn geographic_mode_bad_input_is_a_one_line_error() {
             vec!["--demand-res", "16"],
         ),
         (
+            vec!["--study", empty, "--dem", "no-such-dem"],
+            vec!["--dem", "no-such-dem"],
+        ),
+        (
+            vec!["--study", empty, "--dem", dem, "--k", "2"],
+            vec!["--k"],
+        ),
+        (
+            vec!["--study", empty, "--dem", dem, "--min-spacing-m=-1"],
+            vec!["--min-spacing-m"],
+        ),
+        (
+            vec!["--study", empty, "--dem", dem, "--coverage-radius-km", "0"],
+            vec!["--coverage-radius-km"],
+        ),
+        (
+            vec![
+                "--demand",
+                "demand.csv",
+                "--candidates",
+                "candidates.csv",
+                "--radius-m",
+                "5",
+                "--hex-density",
+            ],
+            vec!["--hex-density", "--study"],
+        ),
+        (
             vec![
                 "--demand",
                 "demand.csv",
@@ -488,10 +556,12 @@ fn geographic_candidates_come_from_a_csv_with_heights_and_costs() {
         .collect();
     // The budget of 2 rules out the rooftop (cost 3): the two cheap sites remain.
     assert!(!ids.is_empty() && !ids.contains(&"roof"), "{selection}");
-    // The empty height takes the default (10 m).
-    if let Some(mast) = selection.lines().find(|l| l.starts_with("mast,")) {
-        assert_eq!(mast.split(',').nth(4).unwrap(), "10");
-    }
+    // The two cheap sites fit the budget; the empty height takes the default (10 m).
+    let mast = selection
+        .lines()
+        .find(|l| l.starts_with("mast,"))
+        .expect("mast chosen");
+    assert_eq!(mast.split(',').nth(4).unwrap(), "10");
     assert_error(&run("no_lon.csv", &[]), &["no_lon.csv", "no `lon` column"]);
     assert_error(&run("bad_lat.csv", &[]), &["bad_lat.csv:2", "latitude"]);
     assert_error(
