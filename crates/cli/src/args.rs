@@ -166,7 +166,8 @@ pub struct LinkInputArgs {
     /// Gateway list that the Ulm layout joins to.
     #[arg(long, value_name = "FILE")]
     pub gateways: Option<PathBuf>,
-    /// Where to write the rows ingest rejected (default <out>.rejects.csv).
+    /// Where to write the rows ingest rejected (default: <out>.rejects.csv beside
+    /// --out; evaluate without --out writes evaluate.rejects.csv).
     #[arg(long, value_name = "CSV")]
     pub rejects: Option<PathBuf>,
 }
@@ -206,13 +207,16 @@ pub struct TrainArgs {
     /// H3 resolution of the spatial blocks (CV and interval calibration).
     #[arg(long, value_name = "R", default_value_t = 8)]
     pub block_res: u8,
-    /// Number of boosted trees.
+    /// Number of boosted trees. Training compares four candidates by inner
+    /// spatial CV and keeps the best (the model file records which): three
+    /// use --trees/--depth/--learning-rate as given, one is shallow and
+    /// regularised (depth 3, rate 0.05, 200-row leaves).
     #[arg(long, value_name = "N", default_value_t = 150)]
     pub trees: usize,
-    /// Depth of each tree.
+    /// Depth of each tree (see --trees for the candidate that differs).
     #[arg(long, value_name = "D", default_value_t = 5)]
     pub depth: usize,
-    /// Learning rate.
+    /// Learning rate (see --trees for the candidate that differs).
     #[arg(long, value_name = "ETA", default_value_t = 0.08)]
     pub learning_rate: f64,
     /// Seed (equal seeds and data give equal models).
@@ -238,13 +242,16 @@ pub struct EvaluateArgs {
     /// Skip leave-one-receiver-out.
     #[arg(long)]
     pub no_loro: bool,
-    /// Number of boosted trees.
+    /// Number of boosted trees. Training compares four candidates by inner
+    /// spatial CV and keeps the best (the model file records which): three
+    /// use --trees/--depth/--learning-rate as given, one is shallow and
+    /// regularised (depth 3, rate 0.05, 200-row leaves).
     #[arg(long, value_name = "N", default_value_t = 150)]
     pub trees: usize,
-    /// Depth of each tree.
+    /// Depth of each tree (see --trees for the candidate that differs).
     #[arg(long, value_name = "D", default_value_t = 5)]
     pub depth: usize,
-    /// Learning rate.
+    /// Learning rate (see --trees for the candidate that differs).
     #[arg(long, value_name = "ETA", default_value_t = 0.08)]
     pub learning_rate: f64,
     /// Seed.

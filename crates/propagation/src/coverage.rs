@@ -648,6 +648,12 @@ pub fn site_coverage(
             stats.samples += 1;
             if next_job < jobs.len() && jobs[next_job].sample as usize == i {
                 let Some(features) = sweep.features() else {
+                    // Cannot happen after a push; if it did, these cells
+                    // stay empty (counted as without terrain) and the
+                    // radial's later cells are still served.
+                    while next_job < jobs.len() && jobs[next_job].sample as usize == i {
+                        next_job += 1;
+                    }
                     continue;
                 };
                 let prediction = model.predict(&features, &budget);
