@@ -192,21 +192,9 @@ pub struct RadioArgs {
     pub profile_step_m: Option<f64>,
 }
 
+/// The boosted trees' hyperparameters (train and evaluate).
 #[derive(Debug, Args)]
-pub struct TrainArgs {
-    #[command(flatten)]
-    pub input: LinkInputArgs,
-    #[command(flatten)]
-    pub radio: RadioArgs,
-    /// Where to write the model (JSON).
-    #[arg(long, value_name = "JSON")]
-    pub out: PathBuf,
-    /// Folds of the blocked cross-validation recorded in the model (0: skip).
-    #[arg(long, value_name = "N", default_value_t = 5)]
-    pub cv_folds: usize,
-    /// H3 resolution of the spatial blocks (CV and interval calibration).
-    #[arg(long, value_name = "R", default_value_t = 8)]
-    pub block_res: u8,
+pub struct GbmArgs {
     /// Number of boosted trees. Training compares four candidates by inner
     /// spatial CV and keeps the best (the model file records which): three
     /// use --trees/--depth/--learning-rate as given, one is shallow and
@@ -222,6 +210,25 @@ pub struct TrainArgs {
     /// Seed (equal seeds and data give equal models).
     #[arg(long, default_value_t = 7)]
     pub seed: u64,
+}
+
+#[derive(Debug, Args)]
+pub struct TrainArgs {
+    #[command(flatten)]
+    pub input: LinkInputArgs,
+    #[command(flatten)]
+    pub radio: RadioArgs,
+    /// Where to write the model (JSON).
+    #[arg(long, value_name = "JSON")]
+    pub out: PathBuf,
+    /// Folds of the blocked cross-validation recorded in the model (0: skip).
+    #[arg(long, value_name = "N", default_value_t = 5)]
+    pub cv_folds: usize,
+    /// H3 resolution of the spatial blocks (CV and interval calibration).
+    #[arg(long, value_name = "R", default_value_t = 8)]
+    pub block_res: u8,
+    #[command(flatten)]
+    pub gbm: GbmArgs,
     /// Print nothing but errors.
     #[arg(long, short)]
     pub quiet: bool,
@@ -242,21 +249,8 @@ pub struct EvaluateArgs {
     /// Skip leave-one-receiver-out.
     #[arg(long)]
     pub no_loro: bool,
-    /// Number of boosted trees. Training compares four candidates by inner
-    /// spatial CV and keeps the best (the model file records which): three
-    /// use --trees/--depth/--learning-rate as given, one is shallow and
-    /// regularised (depth 3, rate 0.05, 200-row leaves).
-    #[arg(long, value_name = "N", default_value_t = 150)]
-    pub trees: usize,
-    /// Depth of each tree (see --trees for the candidate that differs).
-    #[arg(long, value_name = "D", default_value_t = 5)]
-    pub depth: usize,
-    /// Learning rate (see --trees for the candidate that differs).
-    #[arg(long, value_name = "ETA", default_value_t = 0.08)]
-    pub learning_rate: f64,
-    /// Seed.
-    #[arg(long, default_value_t = 7)]
-    pub seed: u64,
+    #[command(flatten)]
+    pub gbm: GbmArgs,
     /// Write the results: FILE.md (Markdown) or FILE.json.
     #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,

@@ -17,10 +17,10 @@ use crate::progress::Bar;
 pub fn run(args: &EvaluateArgs) -> Result<()> {
     let radio = Radio::from_args(&args.radio, Radio::DEFAULT)?;
     let params = learned_params(
-        args.trees,
-        args.depth,
-        args.learning_rate,
-        args.seed,
+        args.gbm.trees,
+        args.gbm.depth,
+        args.gbm.learning_rate,
+        args.gbm.seed,
         args.block_res,
     )?;
     if !(2..=50).contains(&args.folds) {

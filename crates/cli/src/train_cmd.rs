@@ -14,10 +14,10 @@ pub fn run(args: &TrainArgs) -> Result<()> {
     // Settings first: every flag is checked before any file is read.
     let radio = Radio::from_args(&args.radio, Radio::DEFAULT)?;
     let params = learned_params(
-        args.trees,
-        args.depth,
-        args.learning_rate,
-        args.seed,
+        args.gbm.trees,
+        args.gbm.depth,
+        args.gbm.learning_rate,
+        args.gbm.seed,
         args.block_res,
     )?;
     if args.cv_folds == 1 || args.cv_folds > 50 {
