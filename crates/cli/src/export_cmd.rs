@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 use h3o::Resolution;
-use hexcover_core::{HexStats, parse_resolutions};
+use hexcover_core::{HexStats, LinkTable, parse_resolutions};
 use hexcover_ingest::{Format, IngestOptions, NoProgress, aggregate, ingest};
 
 use crate::args::ExportArgs;
@@ -61,22 +61,19 @@ pub fn write_hexes(
     Ok(written)
 }
 
-pub fn run(args: &ExportArgs) -> Result<()> {
-    let resolutions = parse_resolutions(&args.res)?;
-    let formats = parse_hex_formats(&args.to)?;
-    let links_path = args.study.join("links.parquet");
+/// The links of a study directory (`links.parquet`, written by `hexcover
+/// ingest`), read back as they are: they were accepted once, so anything
+/// that no longer validates is an error, not a silent drop that would make a
+/// later stage disagree with ingest.
+pub fn read_study_links(study: &Path) -> Result<LinkTable> {
+    let links_path = study.join("links.parquet");
     if !links_path.exists() {
         bail!(
             "{}: no links.parquet in the study directory; run `hexcover ingest ... --out {}` first",
             links_path.display(),
-            args.study.display()
+            study.display()
         );
     }
-    let out = args.out.clone().unwrap_or_else(|| args.study.clone());
-    std::fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;
-    // links.parquet holds links that ingest accepted already: they are read
-    // back as they are, and anything that no longer validates is an error,
-    // not a silent drop that would make export disagree with ingest.
     let options = IngestOptions {
         format: Some(Format::LinksParquet),
         find_duplicates: false,
@@ -93,7 +90,16 @@ pub fn run(args: &ExportArgs) -> Result<()> {
             first.detail
         );
     }
-    let hexes = aggregate(&ingested.links, &resolutions)?;
+    Ok(ingested.links)
+}
+
+pub fn run(args: &ExportArgs) -> Result<()> {
+    let resolutions = parse_resolutions(&args.res)?;
+    let formats = parse_hex_formats(&args.to)?;
+    let links = read_study_links(&args.study)?;
+    let out = args.out.clone().unwrap_or_else(|| args.study.clone());
+    std::fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;
+    let hexes = aggregate(&links, &resolutions)?;
     for (res, stats) in resolutions.iter().zip(&hexes) {
         for path in write_hexes(&out, *res, stats, &formats)? {
             if !args.quiet {

@@ -18,7 +18,6 @@ use std::time::Instant;
 use anyhow::{Context, Result, bail};
 use h3o::{CellIndex, LatLng, Resolution};
 use hexcover_core::{LatLon, Terrain};
-use hexcover_ingest::{Format, IngestOptions, NoProgress, ingest};
 use hexcover_optimizer::{
     Bound, Constraints, DensityRules, HELIUM_MIN_SPACING_M, LocalProjection, OptimizeParams,
     Problem, SiteSpec, Solution, cells_in_hull, combined_probability, coverage_over_cells,
@@ -48,33 +47,7 @@ type Study = (Vec<(f64, f64)>, Vec<GeoSite>);
 
 /// The study's links: device positions and the receivers that heard them.
 fn read_study(study: &Path, default_height_m: f64) -> Result<Study> {
-    let links_path = study.join("links.parquet");
-    if !links_path.exists() {
-        bail!(
-            "{}: no links.parquet in the study directory; run `hexcover ingest ... --out {}` first",
-            links_path.display(),
-            study.display()
-        );
-    }
-    let options = IngestOptions {
-        format: Some(Format::LinksParquet),
-        find_duplicates: false,
-        ..IngestOptions::default()
-    };
-    let ingested = ingest(std::slice::from_ref(&links_path), &options, &NoProgress)?;
-    // links.parquet holds what ingest accepted: a row that no longer validates
-    // means the file is not what ingest wrote.
-    if let Some(first) = ingested.rejects.first() {
-        bail!(
-            "{}: {} links do not validate (first: row {}, {}: {}); re-run `hexcover ingest`",
-            links_path.display(),
-            ingested.rejects.len(),
-            first.row,
-            first.reason.code(),
-            first.detail
-        );
-    }
-    let links = &ingested.links;
+    let links = &crate::export_cmd::read_study_links(study)?;
     let mut devices = Vec::with_capacity(links.len());
     let mut receivers: BTreeMap<String, GeoSite> = BTreeMap::new();
     for i in 0..links.len() {
@@ -98,7 +71,7 @@ fn read_study(study: &Path, default_height_m: f64) -> Result<Study> {
     if devices.is_empty() {
         bail!(
             "{}: the study has no valid heard links",
-            links_path.display()
+            study.join("links.parquet").display()
         );
     }
     Ok((devices, receivers.into_values().collect()))
