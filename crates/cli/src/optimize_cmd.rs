@@ -6,8 +6,8 @@ use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
 use hexcover_optimizer::{
-    Bound, Constraints, Objective, OptimizeParams, Problem, SiteSpec, Solution, optimize,
-    radius_coverage,
+    Bound, Constraints, Objective, OptimizeParams, Problem, SiteSpec, Solution, SuggestedSite,
+    optimize, radius_coverage,
 };
 
 use crate::args::OptimizeArgs;
@@ -145,10 +145,7 @@ pub fn run(args: &OptimizeArgs) -> Result<()> {
         t_read,
         started.elapsed().as_secs_f64(),
     );
-    hexcover_export::write_atomically(&summary_path, |tmp| {
-        let text = serde_json::to_string_pretty(&summary).unwrap_or_default();
-        std::fs::write(tmp, text + "\n").map_err(|e| hexcover_export::Error::io(tmp, e))
-    })?;
+    write_json(&summary_path, &summary)?;
     if !args.quiet {
         eprintln!(
             "{} sites chosen; objective {:.4} of {:.4} total weight{}",
@@ -174,40 +171,63 @@ pub fn run(args: &OptimizeArgs) -> Result<()> {
 }
 
 fn write_selection(path: &Path, problem: &Problem, solution: &Solution) -> Result<()> {
+    let header = [
+        "id",
+        "rank",
+        "x",
+        "y",
+        "marginal_gain",
+        "removal_loss",
+        "demand_added",
+        "bound_by",
+    ];
+    let rows = solution.sites.iter().map(|site| {
+        let spec = &problem.sites()[site.site];
+        vec![
+            spec.id.clone(),
+            site.rank.to_string(),
+            spec.x_m.to_string(),
+            spec.y_m.to_string(),
+            format!("{:.6}", site.marginal_gain),
+            format!("{:.6}", site.removal_loss),
+            site.demand_added.len().to_string(),
+            bound_by(site),
+        ]
+    });
+    write_csv(path, &header, rows)
+}
+
+/// The rules that bound a site, `;`-separated (the CSV column).
+pub fn bound_by(site: &SuggestedSite) -> String {
+    let names: Vec<&str> = site.bound_by.iter().map(|k| k.name()).collect();
+    names.join(";")
+}
+
+/// Writes `header` and `rows` as CSV, atomically.
+pub fn write_csv(
+    path: &Path,
+    header: &[&str],
+    rows: impl Iterator<Item = Vec<String>>,
+) -> Result<()> {
     hexcover_export::write_atomically(path, |tmp| {
         let io = |e: csv::Error| hexcover_export::Error::io(tmp, std::io::Error::other(e));
         let mut writer = csv::Writer::from_path(tmp).map_err(io)?;
-        writer
-            .write_record([
-                "id",
-                "rank",
-                "x",
-                "y",
-                "marginal_gain",
-                "removal_loss",
-                "demand_added",
-                "bound_by",
-            ])
-            .map_err(io)?;
-        for site in &solution.sites {
-            let spec = &problem.sites()[site.site];
-            let bound_by: Vec<&str> = site.bound_by.iter().map(|k| k.name()).collect();
-            writer
-                .write_record([
-                    spec.id.clone(),
-                    site.rank.to_string(),
-                    spec.x_m.to_string(),
-                    spec.y_m.to_string(),
-                    format!("{:.6}", site.marginal_gain),
-                    format!("{:.6}", site.removal_loss),
-                    site.demand_added.len().to_string(),
-                    bound_by.join(";"),
-                ])
-                .map_err(io)?;
+        writer.write_record(header).map_err(io)?;
+        for row in rows {
+            writer.write_record(&row).map_err(io)?;
         }
         writer
             .flush()
             .map_err(|e| hexcover_export::Error::io(tmp, e))
+    })?;
+    Ok(())
+}
+
+/// Writes a summary as pretty JSON, atomically.
+pub fn write_json(path: &Path, value: &serde_json::Value) -> Result<()> {
+    hexcover_export::write_atomically(path, |tmp| {
+        let text = serde_json::to_string_pretty(value).unwrap_or_default();
+        std::fs::write(tmp, text + "\n").map_err(|e| hexcover_export::Error::io(tmp, e))
     })?;
     Ok(())
 }

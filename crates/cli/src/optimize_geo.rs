@@ -415,10 +415,7 @@ pub fn run(args: &OptimizeArgs, study: &Path) -> Result<()> {
             "total": started.elapsed().as_secs_f64(),
         },
     });
-    hexcover_export::write_atomically(&summary_path, |tmp| {
-        let text = serde_json::to_string_pretty(&summary).unwrap_or_default();
-        std::fs::write(tmp, text + "\n").map_err(|e| hexcover_export::Error::io(tmp, e))
-    })?;
+    crate::optimize_cmd::write_json(&summary_path, &summary)?;
     if !args.quiet {
         eprintln!(
             "{} demand cells at res {} (existing sites cover {:.1} of them in expectation); {} candidates",
@@ -455,45 +452,33 @@ fn write_selection(
     solution: &Solution,
     candidates: &[GeoSite],
 ) -> Result<()> {
-    hexcover_export::write_atomically(path, |tmp| {
-        let io = |e: csv::Error| hexcover_export::Error::io(tmp, std::io::Error::other(e));
-        let mut writer = csv::Writer::from_path(tmp).map_err(io)?;
-        writer
-            .write_record([
-                "id",
-                "rank",
-                "lat",
-                "lon",
-                "height_agl_m",
-                "marginal_gain",
-                "removal_loss",
-                "demand_added",
-                "reward_scale",
-                "bound_by",
-            ])
-            .map_err(io)?;
-        for site in &solution.sites {
-            // Candidates come first in the problem, so the index is shared.
-            let geo = &candidates[site.site];
-            let bound_by: Vec<&str> = site.bound_by.iter().map(|k| k.name()).collect();
-            writer
-                .write_record([
-                    problem.sites()[site.site].id.clone(),
-                    site.rank.to_string(),
-                    format!("{:.6}", geo.lat),
-                    format!("{:.6}", geo.lon),
-                    geo.height_agl_m.to_string(),
-                    format!("{:.6}", site.marginal_gain),
-                    format!("{:.6}", site.removal_loss),
-                    site.demand_added.len().to_string(),
-                    format!("{:.4}", site.reward_scale),
-                    bound_by.join(";"),
-                ])
-                .map_err(io)?;
-        }
-        writer
-            .flush()
-            .map_err(|e| hexcover_export::Error::io(tmp, e))
-    })?;
-    Ok(())
+    let header = [
+        "id",
+        "rank",
+        "lat",
+        "lon",
+        "height_agl_m",
+        "marginal_gain",
+        "removal_loss",
+        "demand_added",
+        "reward_scale",
+        "bound_by",
+    ];
+    let rows = solution.sites.iter().map(|site| {
+        // Candidates come first in the problem, so the index is shared.
+        let geo = &candidates[site.site];
+        vec![
+            problem.sites()[site.site].id.clone(),
+            site.rank.to_string(),
+            format!("{:.6}", geo.lat),
+            format!("{:.6}", geo.lon),
+            geo.height_agl_m.to_string(),
+            format!("{:.6}", site.marginal_gain),
+            format!("{:.6}", site.removal_loss),
+            site.demand_added.len().to_string(),
+            format!("{:.4}", site.reward_scale),
+            crate::optimize_cmd::bound_by(site),
+        ]
+    });
+    crate::optimize_cmd::write_csv(path, &header, rows)
 }
