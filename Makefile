@@ -1,6 +1,8 @@
 # hexcover — two commands do everything on a fresh Debian machine:
 #   make demo   install what is missing, build, run the pipeline on the Ulm data
-#   make test   the same set-up, then fmt, clippy and every test (Rust, Python)
+#               and serve the map on http://127.0.0.1:8080/
+#   make test   the same set-up, then fmt, clippy and every test (Rust, Python,
+#               the web page in headless Chromium)
 # `make bench` runs the benchmarks beside their baselines (release build).
 
 SHELL := /bin/bash
@@ -20,13 +22,16 @@ RELBIN   := target/release/hexcover
 # Debian packages the build and the checks need (libgdal-dev for the terrain
 # stage, pkg-config to find it, time for peak-memory figures in benchmarks).
 DEB_PACKAGES := pkg-config libgdal-dev time
-# Only for `make bench`: SPLAT! (splat, srtm2sdf), the per-site coverage baseline.
-BENCH_DEB_PACKAGES := splat
+# Only for `make bench`: SPLAT! (splat, srtm2sdf), the per-site coverage baseline,
+# and wrk, the load generator of the tile-server benchmark.
+BENCH_DEB_PACKAGES := splat wrk
 
-.PHONY: help demo test bench deps bench-deps venv build check-shared lint rust-test python-test clean-out
+.PHONY: help demo test bench deps bench-deps venv build check-shared lint rust-test python-test clean-out ulm-study e2e
+
+include web/web.mk
 
 help:
-	@echo "make demo   - install what is missing, build, run ingest, train, coverage and placement on Ulm"
+	@echo "make demo   - install what is missing, build, run ingest, train, coverage and placement on Ulm, serve the map"
 	@echo "make test   - the same set-up, then cargo fmt --check, clippy -D warnings, every test"
 	@echo "make bench  - benchmarks beside their baselines (release build; see BENCHMARKS.md)"
 
@@ -53,22 +58,38 @@ venv: $(VENV)/.installed
 build: deps
 	$(CARGO) build -p hexcover
 
-# The whole pipeline on Ulm: ingest → train (devices on refuse trucks, 2 m) →
+# The Ulm study in $(STUDY): ingest → train (devices on refuse trucks, 2 m) →
 # coverage of every known gateway → 5 suggested sites.
-demo: check-shared build
-	@rm -rf $(OUT)/ulm
+STUDY ?= $(OUT)/ulm
+ulm-study: check-shared build
+	@rm -rf $(STUDY)
 	$(BIN) ingest $(ULM)/measurements.csv --gateways $(ULM)/gateways.csv \
-	  --out $(OUT)/ulm --res 8,9,12 --export geojson,csv
-	$(BIN) train --links $(OUT)/ulm/links.parquet --dem $(DEM) --device-height-m 2 \
-	  --cv-folds 0 --out $(OUT)/ulm/model.json
-	@mkdir -p $(OUT)/ulm/coverage
+	  --out $(STUDY) --res 8,9,12 --export geojson,csv
+	$(BIN) train --links $(STUDY)/links.parquet --dem $(DEM) --device-height-m 2 \
+	  --cv-folds 0 --out $(STUDY)/model.json
+	@mkdir -p $(STUDY)/coverage
 	@tail -n +2 $(ULM)/gateways.csv | while IFS=, read -r id lat lon name; do \
 	  echo "coverage of $$id ($$name)"; \
-	  $(BIN) coverage --dem $(DEM) --model $(OUT)/ulm/model.json --site "$$lat,$$lon" \
-	    --radius-km 10 --out $(OUT)/ulm/coverage/$$id.parquet --quiet; \
+	  $(BIN) coverage --dem $(DEM) --model $(STUDY)/model.json --site "$$lat,$$lon" \
+	    --radius-km 10 --out $(STUDY)/coverage/$$id.parquet --quiet; \
 	done
-	$(BIN) optimize --study $(OUT)/ulm --dem $(DEM) --model $(OUT)/ulm/model.json \
-	  --sites 5 --out $(OUT)/ulm/suggested.csv
+	$(BIN) optimize --study $(STUDY) --dem $(DEM) --model $(STUDY)/model.json \
+	  --sites 5 --out $(STUDY)/suggested.csv
+
+# The pipeline on Ulm, then the map: the server stays up until Ctrl-C.
+HOST ?= 127.0.0.1
+PORT ?= 8080
+demo: STUDY = $(OUT)/ulm
+demo: ulm-study web-deps web-build
+	@echo "== the map: open the address below in a browser (Ctrl-C stops the server)"
+	$(BIN) serve $(STUDY) --dem $(DEM) --web web/dist --host $(HOST) --port $(PORT)
+
+# The browser test runs on a study of its own, built with the test binary.
+E2E_STUDY := target/e2e-study
+e2e: check-shared build
+	$(MAKE) --no-print-directory ulm-study STUDY=$(E2E_STUDY) >target/e2e-study.log 2>&1 \
+	  || { tail -n 40 target/e2e-study.log; exit 1; }
+	$(MAKE) --no-print-directory web-test STUDY=$(E2E_STUDY)
 
 lint: deps
 	$(CARGO) fmt --all --check
@@ -91,7 +112,7 @@ python-test: check-shared venv build
 	  HEXCOVER_COVERAGE_OUT=$(abspath target/test-coverage/minster.parquet) \
 	  $(PY) -m pytest -q tests/python
 
-test: check-shared deps venv lint rust-test python-test
+test: check-shared deps venv lint rust-test python-test e2e
 
 # The optimizer's Python baselines (pulp/CBC, spopt, scipy) are only needed here.
 $(VENV)/.bench-installed: $(VENV)/.installed benches/python/requirements.txt

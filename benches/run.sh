@@ -54,6 +54,18 @@ HEXCOVER_SHARED="$(cd "$SHARED" && pwd)" HEXCOVER_BENCH_MODEL="$WORK/ulm-model.j
   "$HEX" coverage --dem "$SHARED/data/srtm3-ulm" --site 48.3985081189661,9.991811778526625,10 \
   --radius-km 20 --out "$WORK/coverage-minster.parquet"
 
+echo "== the map server: what-if (criterion) and tiles under load (wrk, beside martin)"
+# The full Ulm study as `make demo` writes it (out/ulm), else built here.
+STUDY=${STUDY:-out/ulm}
+if [ ! -d "$STUDY/coverage" ]; then
+  STUDY="$WORK/ulm-study"
+  HEX="$HEX" SHARED="$SHARED" benches/ulm_study.sh "$STUDY"
+fi
+HEXCOVER_SHARED="$(cd "$SHARED" && pwd)" HEXCOVER_BENCH_STUDY="$(cd "$STUDY" && pwd)" \
+HEXCOVER_BENCH_MODEL="$WORK/ulm-model.json" \
+  cargo bench -p hexcover-benches --bench whatif
+STUDY="$STUDY" SHARED="$SHARED" HEX="$HEX" benches/tiles_load.sh
+
 echo "== peak memory, one run each on the synthetic file (/usr/bin/time -v)"
 measure() { # name, command...
   local name=$1; shift

@@ -47,7 +47,19 @@ pub enum Command {
     /// interval and P(RSSI ≥ threshold), as GeoParquet.
     #[command(after_help = COVERAGE_EXAMPLES)]
     Coverage(CoverageArgs),
+    /// Serve a study: vector tiles of measured and predicted hexes, hex
+    /// evidence, what-if and placement over HTTP, and the web map.
+    #[command(after_help = SERVE_EXAMPLES)]
+    Serve(ServeArgs),
 }
+
+const SERVE_EXAMPLES: &str = "\
+Examples:
+  # The demo study with its model and terrain, the page from web/dist:
+  hexcover serve out/ulm --dem ../shared/data/srtm3-ulm
+
+  # Another port, POST requests behind a token, no web page:
+  HEXCOVER_TOKEN=secret hexcover serve out/ulm --dem dem/ --port 9000 --no-web";
 
 const COVERAGE_EXAMPLES: &str = "\
 Examples:
@@ -406,7 +418,12 @@ Examples:
   # GeoJSON and CSV of res-9 and res-10 hexes from an ingested study:
   hexcover export out/ulm --res 9,10 --to geojson,csv
 
-Reads STUDY_DIR/links.parquet; writes STUDY_DIR/hexes_res<R>.<ext> (or --out DIR).";
+  # The whole map (zoom 0-16, all five layers) for martin or a static host:
+  hexcover export out/ulm --pmtiles out/ulm/map.pmtiles
+
+Reads STUDY_DIR/links.parquet; writes STUDY_DIR/hexes_res<R>.<ext> (or --out DIR).
+With --pmtiles it reads the study as `hexcover serve` does (links, sites.parquet,
+coverage/*.parquet, suggested.csv) and writes only the archive.";
 
 #[derive(Debug, Args)]
 pub struct IngestArgs {
@@ -467,6 +484,79 @@ pub struct ExportArgs {
     /// Where to write (default: the study directory).
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
+    /// Write the map as a PMTiles v3 archive instead of hex files: every
+    /// tile over the data, each one vector tile (gzip) with the layers
+    /// measured, predicted, gaps, sites and suggestions exactly as
+    /// `hexcover serve` gives them.
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["res", "to", "out"])]
+    pub pmtiles: Option<PathBuf>,
+    /// First zoom of the archive.
+    #[arg(long, default_value_t = 0, requires = "pmtiles")]
+    pub min_zoom: u8,
+    /// Last zoom of the archive (at most 20; from 16 on the hexes are res 12).
+    #[arg(long, default_value_t = 16, requires = "pmtiles")]
+    pub max_zoom: u8,
+    /// Only these layers in the archive (default: all five).
+    #[arg(
+        long,
+        value_name = "LAYER,LAYER",
+        value_delimiter = ',',
+        requires = "pmtiles"
+    )]
+    pub layers: Vec<String>,
+    /// P(covered) below which a demand hex is a gap (as `hexcover serve`).
+    #[arg(long, default_value_t = 0.5, requires = "pmtiles")]
+    pub gap_threshold: f64,
+    /// Measured hexes last heard longer ago than this are stale, days (as
+    /// `hexcover serve`; "now" is the time of the export).
+    #[arg(long, default_value_t = 365.0, requires = "pmtiles")]
+    pub stale_after_days: f64,
+    /// Print nothing but errors.
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// A study directory (links.parquet, sites.parquet, coverage/*.parquet,
+    /// suggested.csv, model.json).
+    #[arg(value_name = "STUDY_DIR")]
+    pub study: PathBuf,
+    /// Elevation model for what-if and placement (a tile, VRT or folder).
+    /// Without it both answer 409.
+    #[arg(long, value_name = "PATH")]
+    pub dem: Option<PathBuf>,
+    /// The learned model (default: STUDY_DIR/model.json when present, else
+    /// the physics baseline).
+    #[arg(long, value_name = "FILE")]
+    pub model: Option<PathBuf>,
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1")]
+    pub host: String,
+    /// Port to listen on (0: any free port).
+    #[arg(long, default_value_t = 8080)]
+    pub port: u16,
+    /// The built web page (default: web/dist when it exists).
+    #[arg(long, value_name = "DIR")]
+    pub web: Option<PathBuf>,
+    /// Serve the API only.
+    #[arg(long, conflicts_with = "web")]
+    pub no_web: bool,
+    /// Bearer token POST requests must carry.
+    #[arg(long, env = "HEXCOVER_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
+    /// P(covered) below which a demand hex is a gap.
+    #[arg(long, default_value_t = 0.5)]
+    pub gap_threshold: f64,
+    /// Measured hexes last heard longer ago than this are stale (days).
+    #[arg(long, default_value_t = 365.0)]
+    pub stale_after_days: f64,
+    /// What-if coverage radius, km.
+    #[arg(long, default_value_t = 20.0)]
+    pub whatif_radius_km: f64,
+    /// An online basemap style URL (the page draws its own layers without one).
+    #[arg(long, value_name = "URL")]
+    pub basemap_style: Option<String>,
     /// Print nothing but errors.
     #[arg(long, short)]
     pub quiet: bool,

@@ -94,6 +94,9 @@ pub fn read_study_links(study: &Path) -> Result<LinkTable> {
 }
 
 pub fn run(args: &ExportArgs) -> Result<()> {
+    if let Some(path) = &args.pmtiles {
+        return crate::pmtiles_cmd::run(args, path);
+    }
     let resolutions = parse_resolutions(&args.res)?;
     let formats = parse_hex_formats(&args.to)?;
     let links = read_study_links(&args.study)?;

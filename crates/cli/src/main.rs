@@ -9,8 +9,10 @@ mod ingest_cmd;
 mod links_input;
 mod optimize_cmd;
 mod optimize_geo;
+mod pmtiles_cmd;
 mod predict_cmd;
 mod progress;
+mod serve_cmd;
 mod train_cmd;
 
 use clap::Parser;
@@ -32,6 +34,7 @@ fn main() -> std::process::ExitCode {
         args::Command::Evaluate(a) => evaluate_cmd::run(&a),
         args::Command::Predict(a) => predict_cmd::run(&a),
         args::Command::Coverage(a) => coverage_cmd::run(&a),
+        args::Command::Serve(a) => serve_cmd::run(&a),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -32,6 +32,27 @@ impl Bar {
         }
     }
 
+    /// Show a bar counting `total` items (tiles).
+    pub fn counter(&self, message: &str, total: u64) {
+        if let Some(bar) = &self.bar {
+            bar.reset();
+            bar.set_length(total);
+            bar.set_style(
+                ProgressStyle::with_template("{msg} [{bar:30}] {pos}/{len} {per_sec} eta {eta}")
+                    .unwrap_or_else(|_| ProgressStyle::default_bar())
+                    .progress_chars("=> "),
+            );
+            bar.set_message(message.to_owned());
+        }
+    }
+
+    /// Count `n` more items.
+    pub fn advance(&self, n: u64) {
+        if let Some(bar) = &self.bar {
+            bar.inc(n);
+        }
+    }
+
     /// Clear whatever is shown.
     pub fn done(&self) {
         if let Some(bar) = &self.bar {

@@ -28,6 +28,14 @@ pub enum Error {
         /// What failed.
         message: String,
     },
+    /// A file's content is not what the reader expects.
+    #[error("{path}: {message}")]
+    Content {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong, with the row where one is to blame.
+        message: String,
+    },
     /// File metadata could not be encoded as JSON.
     #[error("{path}: metadata encoding failed: {source}")]
     Metadata {

@@ -21,6 +21,8 @@ mod geojson;
 mod geoparquet;
 mod hex_csv;
 mod links;
+mod read;
+mod tiles;
 mod wkb_geom;
 
 pub use atomic::write_atomically;
@@ -30,3 +32,5 @@ pub use geojson::write_hexes_geojson;
 pub use geoparquet::{GEO_METADATA_KEY, write_hexes_geoparquet, write_sites_geoparquet};
 pub use hex_csv::write_hexes_csv;
 pub use links::write_links_parquet;
+pub use read::{read_coverage_geoparquet, read_sites_geoparquet};
+pub use tiles::{TileFeature, TileGeometry, TileId, TileValue, encode_tile};

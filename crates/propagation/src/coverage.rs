@@ -29,10 +29,12 @@
 //! out): distance 0 has no path. Cells whose radial leaves the terrain (the
 //! DEM ends) are left out and counted in [`CoverageStats::cells_without_terrain`].
 
+use std::collections::HashMap;
 use std::f64::consts::TAU;
 
 use h3o::{CellIndex, LatLng, Resolution};
 use hexcover_core::{CoverageRun, EARTH_RADIUS_M, HexCoverage, LatLon, STANDARD_K_FACTOR, Terrain};
+use rayon::prelude::*;
 
 use crate::error::{Error, Result, check_k_factor};
 use crate::features::{FeatureSweep, PathFeatures, SweepSite};
@@ -599,80 +601,105 @@ pub fn site_coverage(
         sorted[start[r]..start[r + 1]].sort_unstable_by_key(|j| j.sample);
     }
 
-    // Sweep the radials in id order: parents before children. A radial
-    // leaves a snapshot of its sweep before each later level's birth sample
-    // for the child that starts there.
+    // The radials of one base radial's sector (its own and every later
+    // level's between it and the next base radial) depend only on each
+    // other: sweep the sectors in parallel, each in id order (parents
+    // before children). The answer does not depend on the thread count.
     let levels = tree.levels();
-    let mut snapshots: Vec<Option<FeatureSweep>> = vec![None; radials];
+    let mut sectors: Vec<Vec<usize>> = vec![Vec::new(); tree.n0];
+    for id in 0..radials {
+        let (level, j) = tree.level_index(id);
+        sectors[j >> level].push(id);
+    }
+    let fresh = FeatureSweep::new(sweep_site)?;
+    let sweep_sector = |ids: &Vec<usize>| -> Result<(Vec<(u32, HexCoverage)>, CoverageStats)> {
+        let mut out = Vec::new();
+        let mut stats = CoverageStats::default();
+        let mut snapshots: HashMap<usize, FeatureSweep> = HashMap::new();
+        let mut elevations: Vec<f64> = Vec::with_capacity(tree.last + 1);
+        for &id in ids {
+            let (level, _) = tree.level_index(id);
+            let first = tree.birth[level];
+            let mut sweep = if level == 0 {
+                fresh.clone()
+            } else {
+                match snapshots.remove(&id) {
+                    Some(s) => s,
+                    // The parent left the terrain before this radial's start.
+                    None => continue,
+                }
+            };
+            let bearing = tree.bearing_rad(id);
+            read_radial(
+                terrain,
+                site,
+                bearing,
+                first,
+                tree.last,
+                step_m,
+                &mut elevations,
+            );
+            let jobs = &sorted[start[id]..start[id + 1]];
+            let mut next_job = 0;
+            let mut next_level = level + 1;
+            for (offset, &ground) in elevations.iter().enumerate() {
+                let i = first + offset;
+                // Children born at i start from the sweep as it stands before sample i.
+                while next_level < levels && tree.birth[next_level] == i {
+                    let child = child_of(&tree, id, next_level);
+                    snapshots.insert(child, sweep.clone());
+                    next_level += 1;
+                }
+                sweep.push(i as f64 * step_m, ground)?;
+                stats.samples += 1;
+                if next_job < jobs.len() && jobs[next_job].sample as usize == i {
+                    let Some(features) = sweep.features() else {
+                        // Cannot happen after a push; if it did, these cells
+                        // stay empty (counted as without terrain) and the
+                        // radial's later cells are still served.
+                        while next_job < jobs.len() && jobs[next_job].sample as usize == i {
+                            next_job += 1;
+                        }
+                        continue;
+                    };
+                    let prediction = model.predict(&features, &budget);
+                    let p_covered = prediction.p_at_least(params.threshold_dbm);
+                    stats.predictions += 1;
+                    while next_job < jobs.len() && jobs[next_job].sample as usize == i {
+                        let job = jobs[next_job];
+                        let (cell, distance_m) = cells[job.cell as usize];
+                        out.push((
+                            job.cell,
+                            HexCoverage {
+                                cell,
+                                distance_m,
+                                rssi_pred_dbm: prediction.mean_dbm,
+                                rssi_p10_dbm: prediction.p10_dbm,
+                                rssi_p90_dbm: prediction.p90_dbm,
+                                p_covered,
+                            },
+                        ));
+                        next_job += 1;
+                    }
+                }
+            }
+        }
+        Ok((out, stats))
+    };
+    let swept: Vec<(Vec<(u32, HexCoverage)>, CoverageStats)> = sectors
+        .par_iter()
+        .map(sweep_sector)
+        .collect::<Result<_>>()?;
     let mut results: Vec<Option<HexCoverage>> = vec![None; cells.len()];
     let mut stats = CoverageStats {
         radials,
         ..CoverageStats::default()
     };
-    let mut elevations: Vec<f64> = Vec::with_capacity(tree.last + 1);
-    let fresh = FeatureSweep::new(sweep_site)?;
-    for id in 0..radials {
-        let (level, _) = tree.level_index(id);
-        let first = tree.birth[level];
-        let mut sweep = if level == 0 {
-            fresh.clone()
-        } else {
-            match snapshots[id].take() {
-                Some(s) => s,
-                // The parent left the terrain before this radial's start.
-                None => continue,
-            }
-        };
-        let bearing = tree.bearing_rad(id);
-        read_radial(
-            terrain,
-            site,
-            bearing,
-            first,
-            tree.last,
-            step_m,
-            &mut elevations,
-        );
-        let jobs = &sorted[start[id]..start[id + 1]];
-        let mut next_job = 0;
-        let mut next_level = level + 1;
-        for (offset, &ground) in elevations.iter().enumerate() {
-            let i = first + offset;
-            // Children born at i start from the sweep as it stands before sample i.
-            while next_level < levels && tree.birth[next_level] == i {
-                let child = child_of(&tree, id, next_level);
-                snapshots[child] = Some(sweep.clone());
-                next_level += 1;
-            }
-            sweep.push(i as f64 * step_m, ground)?;
-            stats.samples += 1;
-            if next_job < jobs.len() && jobs[next_job].sample as usize == i {
-                let Some(features) = sweep.features() else {
-                    // Cannot happen after a push; if it did, these cells
-                    // stay empty (counted as without terrain) and the
-                    // radial's later cells are still served.
-                    while next_job < jobs.len() && jobs[next_job].sample as usize == i {
-                        next_job += 1;
-                    }
-                    continue;
-                };
-                let prediction = model.predict(&features, &budget);
-                let p_covered = prediction.p_at_least(params.threshold_dbm);
-                stats.predictions += 1;
-                while next_job < jobs.len() && jobs[next_job].sample as usize == i {
-                    let job = jobs[next_job];
-                    let (cell, distance_m) = cells[job.cell as usize];
-                    results[job.cell as usize] = Some(HexCoverage {
-                        cell,
-                        distance_m,
-                        rssi_pred_dbm: prediction.mean_dbm,
-                        rssi_p10_dbm: prediction.p10_dbm,
-                        rssi_p90_dbm: prediction.p90_dbm,
-                        p_covered,
-                    });
-                    next_job += 1;
-                }
-            }
+    for (hexes, sector_stats) in swept {
+        stats.samples += sector_stats.samples;
+        stats.predictions += sector_stats.predictions;
+        for (cell, hex) in hexes {
+            results[cell as usize] = Some(hex);
         }
     }
     let hexes: Vec<HexCoverage> = results.into_iter().flatten().collect();
