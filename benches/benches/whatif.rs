@@ -32,7 +32,6 @@ use std::time::{Duration, Instant};
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
 use criterion::{BenchmarkId, Criterion, SamplingMode, criterion_group, criterion_main};
-use h3o::Resolution;
 use hexcover_ingest::{Format, IngestOptions, NoProgress, aggregate, ingest};
 use hexcover_propagation::LearnedModel;
 use hexcover_server::{
@@ -49,17 +48,6 @@ const SITES: [(&str, &str); 3] = [
     ("minster", "eui-0000024b080e0d75"),
     ("uni-eselsberg", "eui-0000024b0b0301e0"),
     ("boefingen", "eui-647fdafffe00a739"),
-];
-
-/// The resolutions `hexcover serve` aggregates the links at.
-const MAP_RESOLUTIONS: [Resolution; 7] = [
-    Resolution::Six,
-    Resolution::Seven,
-    Resolution::Eight,
-    Resolution::Nine,
-    Resolution::Ten,
-    Resolution::Eleven,
-    Resolution::Twelve,
 ];
 
 fn root() -> PathBuf {
@@ -101,7 +89,8 @@ fn load_study(dir: &Path, dem: &Path, model_path: &Path) -> StudyData {
     let links = ingest(&[dir.join("links.parquet")], &options, &NoProgress)
         .expect("read links.parquet")
         .links;
-    let hexes = aggregate(&links, &MAP_RESOLUTIONS).expect("aggregate");
+    let map_resolutions = hexcover_server::map_resolutions();
+    let hexes = aggregate(&links, &map_resolutions).expect("aggregate");
     let mut receivers: Vec<String> = Vec::new();
     let mut receiver_index: HashMap<String, u32> = HashMap::new();
     let evidence = (0..links.len())
@@ -162,7 +151,7 @@ fn load_study(dir: &Path, dem: &Path, model_path: &Path) -> StudyData {
     let terrain: Arc<dyn hexcover_core::Terrain> = Arc::new(Dem::open(dem).expect("open the DEM"));
     StudyData {
         name: dir.display().to_string(),
-        hexes: MAP_RESOLUTIONS.iter().copied().zip(hexes).collect(),
+        hexes: map_resolutions.into_iter().zip(hexes).collect(),
         links: evidence,
         receivers,
         sites,

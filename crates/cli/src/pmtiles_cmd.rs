@@ -63,18 +63,7 @@ impl PmtilesSettings {
                 args.max_zoom
             );
         }
-        if !(args.gap_threshold > 0.0 && args.gap_threshold < 1.0) {
-            bail!(
-                "--gap-threshold = {}: expected a probability between 0 and 1",
-                args.gap_threshold
-            );
-        }
-        if !(args.stale_after_days.is_finite() && args.stale_after_days > 0.0) {
-            bail!(
-                "--stale-after-days = {}: expected more than 0",
-                args.stale_after_days
-            );
-        }
+        crate::serve_cmd::check_map_options(args.gap_threshold, args.stale_after_days)?;
         let mut layers = Vec::new();
         for name in &args.layers {
             let layer = Layer::from_name(name.trim()).ok_or_else(|| {

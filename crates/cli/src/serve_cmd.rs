@@ -9,7 +9,6 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
-use h3o::Resolution;
 use hexcover_export::{read_coverage_geoparquet, read_sites_geoparquet};
 use hexcover_ingest::aggregate;
 use hexcover_server::{
@@ -17,17 +16,6 @@ use hexcover_server::{
 };
 
 use crate::args::ServeArgs;
-
-/// The resolutions the map draws (see `hexcover_server::resolution_for_zoom`).
-const MAP_RESOLUTIONS: [Resolution; 7] = [
-    Resolution::Six,
-    Resolution::Seven,
-    Resolution::Eight,
-    Resolution::Nine,
-    Resolution::Ten,
-    Resolution::Eleven,
-    Resolution::Twelve,
-];
 
 pub fn run(args: &ServeArgs) -> Result<()> {
     let started = Instant::now();
@@ -86,19 +74,19 @@ pub fn run(args: &ServeArgs) -> Result<()> {
     })
 }
 
+/// The flags that shape what the map shows, for `serve` and `export --pmtiles`.
+pub fn check_map_options(gap_threshold: f64, stale_after_days: f64) -> Result<()> {
+    if !(gap_threshold > 0.0 && gap_threshold < 1.0) {
+        bail!("--gap-threshold = {gap_threshold}: expected a probability between 0 and 1");
+    }
+    if !(stale_after_days.is_finite() && stale_after_days > 0.0) {
+        bail!("--stale-after-days = {stale_after_days}: expected more than 0");
+    }
+    Ok(())
+}
+
 fn config(args: &ServeArgs) -> Result<ServerConfig> {
-    if !(args.gap_threshold > 0.0 && args.gap_threshold < 1.0) {
-        bail!(
-            "--gap-threshold = {}: expected a probability between 0 and 1",
-            args.gap_threshold
-        );
-    }
-    if !(args.stale_after_days.is_finite() && args.stale_after_days > 0.0) {
-        bail!(
-            "--stale-after-days = {}: expected more than 0",
-            args.stale_after_days
-        );
-    }
+    check_map_options(args.gap_threshold, args.stale_after_days)?;
     if !(args.whatif_radius_km > 0.0 && args.whatif_radius_km <= 50.0) {
         bail!(
             "--whatif-radius-km = {}: expected more than 0 and at most 50",
@@ -138,7 +126,8 @@ fn config(args: &ServeArgs) -> Result<ServerConfig> {
 /// the physics baseline) and the terrain (`dem`, optional).
 pub fn load_study(dir: &Path, dem: Option<&Path>, model: Option<&Path>) -> Result<StudyData> {
     let links = crate::export_cmd::read_study_links(dir)?;
-    let hexes = aggregate(&links, &MAP_RESOLUTIONS)?;
+    let map_resolutions = hexcover_server::map_resolutions();
+    let hexes = aggregate(&links, &map_resolutions)?;
 
     let mut receivers: Vec<String> = Vec::new();
     let mut receiver_index: HashMap<String, u32> = HashMap::new();
@@ -212,7 +201,7 @@ pub fn load_study(dir: &Path, dem: Option<&Path>, model: Option<&Path>) -> Resul
 
     Ok(StudyData {
         name: dir.display().to_string(),
-        hexes: MAP_RESOLUTIONS.iter().copied().zip(hexes).collect(),
+        hexes: map_resolutions.into_iter().zip(hexes).collect(),
         links: evidence,
         receivers,
         sites,

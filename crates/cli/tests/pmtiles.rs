@@ -222,41 +222,10 @@ fn find_tile(archive: &[u8], h: &Header, z: u8, x: u32, y: u32) -> Option<Vec<u8
 
 // ---- MVT ----------------------------------------------------------------------
 
-/// The parts of MVT this test decodes (the vector tile spec's proto).
-mod mvt_proto {
-    #[derive(Clone, PartialEq, prost::Message)]
-    pub struct Tile {
-        #[prost(message, repeated, tag = "3")]
-        pub layers: Vec<Layer>,
-    }
-    #[derive(Clone, PartialEq, prost::Message)]
-    pub struct Layer {
-        #[prost(uint32, required, tag = "15")]
-        pub version: u32,
-        #[prost(string, required, tag = "1")]
-        pub name: String,
-        #[prost(message, repeated, tag = "2")]
-        pub features: Vec<Feature>,
-        #[prost(string, repeated, tag = "3")]
-        pub keys: Vec<String>,
-        #[prost(uint32, optional, tag = "5")]
-        pub extent: Option<u32>,
-    }
-    #[derive(Clone, PartialEq, prost::Message)]
-    pub struct Feature {
-        #[prost(uint64, optional, tag = "1")]
-        pub id: Option<u64>,
-        #[prost(uint32, repeated, packed = "true", tag = "2")]
-        pub tags: Vec<u32>,
-        #[prost(int32, optional, tag = "3")]
-        pub r#type: Option<i32>,
-        #[prost(uint32, repeated, packed = "true", tag = "4")]
-        pub geometry: Vec<u32>,
-    }
-}
+use hexcover_export::decoded as mvt_proto;
 
 fn decode(bytes: &[u8]) -> mvt_proto::Tile {
-    <mvt_proto::Tile as prost::Message>::decode(bytes).expect("an MVT")
+    mvt_proto::decode(bytes).expect("an MVT")
 }
 
 // ---- a live server of the same study ------------------------------------------

@@ -33,4 +33,4 @@ pub use geoparquet::{GEO_METADATA_KEY, write_hexes_geoparquet, write_sites_geopa
 pub use hex_csv::write_hexes_csv;
 pub use links::write_links_parquet;
 pub use read::{read_coverage_geoparquet, read_sites_geoparquet};
-pub use tiles::{TileFeature, TileGeometry, TileId, TileValue, encode_tile};
+pub use tiles::{TileFeature, TileGeometry, TileId, TileValue, decoded, encode_tile};

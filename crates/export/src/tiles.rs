@@ -228,6 +228,64 @@ fn shoelace(ring: &[(f64, f64)]) -> f64 {
         .sum()
 }
 
+/// A decoded tile: the parts of the MVT 2.1 protobuf a reader checks
+/// (layers, features, keys, extent), for tests and tools that read tiles
+/// back.
+pub mod decoded {
+    /// A tile.
+    #[derive(Clone, PartialEq, prost::Message)]
+    pub struct Tile {
+        /// Its layers.
+        #[prost(message, repeated, tag = "3")]
+        pub layers: Vec<Layer>,
+    }
+
+    /// A layer.
+    #[derive(Clone, PartialEq, prost::Message)]
+    pub struct Layer {
+        /// MVT version (2).
+        #[prost(uint32, required, tag = "15")]
+        pub version: u32,
+        /// Layer name.
+        #[prost(string, required, tag = "1")]
+        pub name: String,
+        /// Features.
+        #[prost(message, repeated, tag = "2")]
+        pub features: Vec<Feature>,
+        /// Property keys.
+        #[prost(string, repeated, tag = "3")]
+        pub keys: Vec<String>,
+        /// Tile extent.
+        #[prost(uint32, optional, tag = "5")]
+        pub extent: Option<u32>,
+    }
+
+    /// A feature.
+    #[derive(Clone, PartialEq, prost::Message)]
+    pub struct Feature {
+        /// Feature id.
+        #[prost(uint64, optional, tag = "1")]
+        pub id: Option<u64>,
+        /// Key/value index pairs.
+        #[prost(uint32, repeated, packed = "true", tag = "2")]
+        pub tags: Vec<u32>,
+        /// 1 point, 2 line, 3 polygon.
+        #[prost(int32, optional, tag = "3")]
+        pub r#type: Option<i32>,
+        /// Encoded geometry commands.
+        #[prost(uint32, repeated, packed = "true", tag = "4")]
+        pub geometry: Vec<u32>,
+    }
+
+    /// Decode an MVT.
+    ///
+    /// # Errors
+    /// A message when the bytes are not a vector tile.
+    pub fn decode(bytes: &[u8]) -> Result<Tile, String> {
+        <Tile as prost::Message>::decode(bytes).map_err(|e| e.to_string())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -272,6 +330,11 @@ mod tests {
         let one = encode_tile(tile, &[("sites", std::slice::from_ref(&inside))]).unwrap();
         let both = encode_tile(tile, &[("sites", &[inside, outside])]).unwrap();
         assert_eq!(one, both);
+        let read = decoded::decode(&one).unwrap();
+        assert_eq!(read.layers.len(), 1);
+        assert_eq!(read.layers[0].name, "sites");
+        assert_eq!(read.layers[0].features[0].id, Some(1));
+        assert_eq!(read.layers[0].keys, vec!["name".to_owned()]);
         let none = encode_tile(tile, &[("sites", &[])]).unwrap();
         assert!(none.is_empty(), "a tile without features has no layers");
         assert!(!one.is_empty());

@@ -31,6 +31,7 @@ pub use error::{ApiError, ErrorBody};
 pub use layers::Layer;
 pub use state::{AppState, ServerConfig};
 pub use study::{
-    LinkEvidence, Radio, SiteModel, Study, StudyData, StudyError, Suggestion, resolution_for_zoom,
+    LinkEvidence, Radio, SiteModel, Study, StudyData, StudyError, Suggestion, map_resolutions,
+    resolution_for_zoom,
 };
 pub use tiles::features as tile_features;

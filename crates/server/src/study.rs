@@ -269,6 +269,15 @@ pub struct Study {
 /// The resolutions hex layers are served at (and zoom → resolution).
 pub const SERVED_RESOLUTIONS: std::ops::RangeInclusive<u8> = 6..=12;
 
+/// [`SERVED_RESOLUTIONS`] as H3 resolutions: what the caller aggregates the
+/// links at for [`StudyData::hexes`].
+#[must_use]
+pub fn map_resolutions() -> Vec<Resolution> {
+    SERVED_RESOLUTIONS
+        .filter_map(|r| Resolution::try_from(r).ok())
+        .collect()
+}
+
 /// The hex resolution drawn at zoom `z` of 512-px tiles (MapLibre's vector
 /// tile size): 15–50 px across a hex at mid latitudes.
 #[must_use]

@@ -228,38 +228,7 @@ async fn health_and_layers() {
 
 // ---- tiles ----------------------------------------------------------------
 
-/// The parts of MVT these tests decode (the vector tile spec's proto).
-mod mvt_proto {
-    #[derive(Clone, PartialEq, prost::Message)]
-    pub struct Tile {
-        #[prost(message, repeated, tag = "3")]
-        pub layers: Vec<Layer>,
-    }
-    #[derive(Clone, PartialEq, prost::Message)]
-    pub struct Layer {
-        #[prost(uint32, required, tag = "15")]
-        pub version: u32,
-        #[prost(string, required, tag = "1")]
-        pub name: String,
-        #[prost(message, repeated, tag = "2")]
-        pub features: Vec<Feature>,
-        #[prost(string, repeated, tag = "3")]
-        pub keys: Vec<String>,
-        #[prost(uint32, optional, tag = "5")]
-        pub extent: Option<u32>,
-    }
-    #[derive(Clone, PartialEq, prost::Message)]
-    pub struct Feature {
-        #[prost(uint64, optional, tag = "1")]
-        pub id: Option<u64>,
-        #[prost(uint32, repeated, packed = "true", tag = "2")]
-        pub tags: Vec<u32>,
-        #[prost(int32, optional, tag = "3")]
-        pub r#type: Option<i32>,
-        #[prost(uint32, repeated, packed = "true", tag = "4")]
-        pub geometry: Vec<u32>,
-    }
-}
+use hexcover_export::decoded as mvt_proto;
 
 async fn tile(s: &AppState, uri: &str) -> mvt_proto::Tile {
     let (status, body, headers) = send(s, Request::get(uri).body(Body::empty()).unwrap()).await;
@@ -268,7 +237,7 @@ async fn tile(s: &AppState, uri: &str) -> mvt_proto::Tile {
         headers[header::CONTENT_TYPE],
         "application/vnd.mapbox-vector-tile"
     );
-    <mvt_proto::Tile as prost::Message>::decode(body.as_slice()).unwrap()
+    mvt_proto::decode(&body).unwrap()
 }
 
 /// The z/x/y of the tile holding (lat, lon).
