@@ -88,3 +88,24 @@ pub fn input_from_env(var: &str) -> Option<PathBuf> {
         .map(PathBuf::from)
         .filter(|p| p.exists())
 }
+
+/// (lat, lon) of gateway `id` in the real Ulm gateway list
+/// (`data/ulm-ttn-2021/gateways.csv` under `shared`), the sites the coverage
+/// and what-if benchmarks run at.
+///
+/// # Panics
+/// When the list cannot be read or does not hold `id`.
+#[must_use]
+pub fn ulm_gateway_position(shared: &Path, id: &str) -> (f64, f64) {
+    let text = std::fs::read_to_string(shared.join("data/ulm-ttn-2021/gateways.csv"))
+        .expect("read gateways.csv");
+    let line = text
+        .lines()
+        .find(|l| l.starts_with(&format!("{id},")))
+        .expect("gateway in the list");
+    let mut fields = line.splitn(4, ',');
+    let _ = fields.next();
+    let lat: f64 = fields.next().unwrap().parse().unwrap();
+    let lon: f64 = fields.next().unwrap().parse().unwrap();
+    (lat, lon)
+}

@@ -54,19 +54,10 @@ fn shared_dir() -> PathBuf {
 
 /// (name, position) of the benchmarked gateways, from the real gateway list.
 fn sites(shared: &Path) -> Vec<(&'static str, LatLon)> {
-    let text = std::fs::read_to_string(shared.join("data/ulm-ttn-2021/gateways.csv"))
-        .expect("read gateways.csv");
     SITES
         .iter()
         .map(|&(name, id)| {
-            let line = text
-                .lines()
-                .find(|l| l.starts_with(&format!("{id},")))
-                .expect("gateway in the list");
-            let mut fields = line.splitn(4, ',');
-            let _ = fields.next();
-            let lat: f64 = fields.next().unwrap().parse().unwrap();
-            let lon: f64 = fields.next().unwrap().parse().unwrap();
+            let (lat, lon) = hexcover_benches::ulm_gateway_position(shared, id);
             (name, LatLon::new(lat, lon))
         })
         .collect()

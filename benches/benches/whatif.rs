@@ -60,19 +60,10 @@ fn shared_dir() -> PathBuf {
 
 /// (name, lat, lon) of the what-if sites, from the real gateway list.
 fn sites(shared: &Path) -> Vec<(&'static str, f64, f64)> {
-    let text = std::fs::read_to_string(shared.join("data/ulm-ttn-2021/gateways.csv"))
-        .expect("read gateways.csv");
     SITES
         .iter()
         .map(|&(name, id)| {
-            let line = text
-                .lines()
-                .find(|l| l.starts_with(&format!("{id},")))
-                .expect("gateway in the list");
-            let mut fields = line.splitn(4, ',');
-            let _ = fields.next();
-            let lat: f64 = fields.next().unwrap().parse().unwrap();
-            let lon: f64 = fields.next().unwrap().parse().unwrap();
+            let (lat, lon) = hexcover_benches::ulm_gateway_position(shared, id);
             (name, lat, lon)
         })
         .collect()
