@@ -38,7 +38,12 @@ pub fn radius_coverage(
                     (dx * dx + dy * dy).sqrt() <= radius_m
                 })
                 .map(|p| (p.data, 1.0))
-                .collect()
+                .collect::<Vec<(u32, f32)>>()
+        })
+        // Sorted here, on every core, so that `from_rows` finds them in order.
+        .map(|mut row| {
+            row.sort_unstable_by_key(|&(h, _)| h);
+            row
         })
         .collect();
     CoverageMatrix::from_rows(demand_xy.len(), rows)

@@ -168,38 +168,44 @@ impl<'a> Search<'a> {
     /// improves. Also adds sites while the rules leave room and one adds value.
     /// Returns the number of moves made.
     pub(crate) fn local_search(&mut self, max_passes: usize) -> usize {
+        use rayon::prelude::*;
         let n_sites = self.problem.sites().len();
         let mut gains = self.state.all_gains();
-        let mut extra = vec![0.0f64; n_sites];
-        let mut touched: Vec<usize> = Vec::new();
         let mut moves = 0;
+        // The swaps of the chosen sites are evaluated a few at a time in
+        // parallel against the current state and applied in index order; a
+        // swap changes the state, so the evaluations after it are dropped and
+        // redone. Each evaluation depends only on the state, so the moves are
+        // exactly those of evaluating one site after the other.
+        let batch = rayon::current_num_threads().max(1);
         for _ in 0..max_passes {
             let mut improved = self.fill(&mut gains);
             moves += usize::from(improved);
             let tolerance = 1e-9 * self.state.value.abs().max(1.0);
-            for index in 0..self.chosen.len() {
-                let out = self.chosen[index];
-                let loss = self.removal_effect(out, &mut extra, &mut touched);
-                self.evaluations += n_sites as u64;
-                let mut better: Vec<(f64, usize)> = (0..n_sites)
-                    .filter(|&j| self.allowed[j] && !self.in_solution[j])
-                    .map(|j| (gains[j] + extra[j] - loss, j))
-                    .filter(|&(delta, _)| delta > tolerance)
+            let mut index = 0;
+            while index < self.chosen.len() {
+                let end = (index + batch).min(self.chosen.len());
+                let evaluated: Vec<Vec<(f64, usize)>> = (index..end)
+                    .into_par_iter()
+                    .map(|i| self.better_swaps(self.chosen[i], &gains, tolerance))
                     .collect();
-                for &j in &touched {
-                    extra[j] = 0.0;
+                let mut next = end;
+                for (i, better) in (index..end).zip(evaluated) {
+                    self.evaluations += n_sites as u64;
+                    let out = self.chosen[i];
+                    let replacement = better
+                        .iter()
+                        .map(|&(_, j)| j)
+                        .find(|&j| self.placement.violation(j, Some(out)).is_none());
+                    if let Some(incoming) = replacement {
+                        self.swap(i, incoming, &mut gains);
+                        improved = true;
+                        moves += 1;
+                        next = i + 1;
+                        break;
+                    }
                 }
-                touched.clear();
-                better.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
-                let replacement = better
-                    .iter()
-                    .map(|&(_, j)| j)
-                    .find(|&j| self.placement.violation(j, Some(out)).is_none());
-                if let Some(incoming) = replacement {
-                    self.swap(index, incoming, &mut gains);
-                    improved = true;
-                    moves += 1;
-                }
+                index = next;
             }
             self.state.recompute_value();
             gains = self.state.all_gains();
@@ -208,6 +214,22 @@ impl<'a> Search<'a> {
             }
         }
         moves
+    }
+
+    /// The swaps of `out` for another allowed candidate that raise the
+    /// objective by more than `tolerance`, best first (ties: lower index).
+    fn better_swaps(&self, out: usize, gains: &[f64], tolerance: f64) -> Vec<(f64, usize)> {
+        let n_sites = self.problem.sites().len();
+        let mut extra = vec![0.0f64; n_sites];
+        let mut touched = Vec::new();
+        let loss = self.removal_effect(out, &mut extra, &mut touched);
+        let mut better: Vec<(f64, usize)> = (0..n_sites)
+            .filter(|&j| self.allowed[j] && !self.in_solution[j])
+            .map(|j| (gains[j] + extra[j] - loss, j))
+            .filter(|&(delta, _)| delta > tolerance)
+            .collect();
+        better.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+        better
     }
 
     /// Adds the best feasible positive-gain site while the rules allow; true if any was added.
