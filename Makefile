@@ -26,12 +26,13 @@ DEB_PACKAGES := pkg-config libgdal-dev time
 # and wrk, the load generator of the tile-server benchmark.
 BENCH_DEB_PACKAGES := splat wrk
 
-.PHONY: help demo test bench deps bench-deps venv build check-shared lint rust-test python-test clean-out ulm-study e2e
+.PHONY: help demo test bench deps bench-deps venv build check-shared lint rust-test python-test clean-out ulm-study e2e e2e-study notebooks
 
 include web/web.mk
+include notebooks/notebooks.mk
 
 help:
-	@echo "make demo   - install what is missing, build, run ingest, train, coverage and placement on Ulm, serve the map"
+	@echo "make demo   - install what is missing, build, run the Ulm study (studies/ulm.toml), serve the map"
 	@echo "make test   - the same set-up, then cargo fmt --check, clippy -D warnings, every test"
 	@echo "make bench  - benchmarks beside their baselines (release build; see BENCHMARKS.md)"
 
@@ -58,23 +59,12 @@ venv: $(VENV)/.installed
 build: deps
 	$(CARGO) build -p hexcover
 
-# The Ulm study in $(STUDY): ingest → train (devices on refuse trucks, 2 m) →
-# coverage of every known gateway → 5 suggested sites.
+# The Ulm study in $(STUDY), as studies/ulm.toml describes it: ingest → train
+# (with blocked CV) → coverage of every gateway → 5 suggested sites → the map
+# archive, with report.md. A second run skips the stages that are up to date.
 STUDY ?= $(OUT)/ulm
 ulm-study: check-shared build
-	@rm -rf $(STUDY)
-	$(BIN) ingest $(ULM)/measurements.csv --gateways $(ULM)/gateways.csv \
-	  --out $(STUDY) --res 8,9,12 --export geojson,csv
-	$(BIN) train --links $(STUDY)/links.parquet --dem $(DEM) --device-height-m 2 \
-	  --cv-folds 0 --out $(STUDY)/model.json
-	@mkdir -p $(STUDY)/coverage
-	@tail -n +2 $(ULM)/gateways.csv | while IFS=, read -r id lat lon name; do \
-	  echo "coverage of $$id ($$name)"; \
-	  $(BIN) coverage --dem $(DEM) --model $(STUDY)/model.json --site "$$lat,$$lon" \
-	    --radius-km 10 --out $(STUDY)/coverage/$$id.parquet --quiet; \
-	done
-	$(BIN) optimize --study $(STUDY) --dem $(DEM) --model $(STUDY)/model.json \
-	  --sites 5 --out $(STUDY)/suggested.csv
+	$(BIN) run studies/ulm.toml --dir $(STUDY)
 
 # The pipeline on Ulm, then the map: the server stays up until Ctrl-C.
 HOST ?= 127.0.0.1
@@ -84,12 +74,21 @@ demo: ulm-study web-deps web-build
 	@echo "== the map: open the address below in a browser (Ctrl-C stops the server)"
 	$(BIN) serve $(STUDY) --dem $(DEM) --web web/dist --host $(HOST) --port $(PORT)
 
-# The browser test runs on a study of its own, built with the test binary.
+# The browser test and the notebooks run on a study of their own, built with
+# the test binary (skipped when up to date).
 E2E_STUDY := target/e2e-study
-e2e: check-shared build
-	$(MAKE) --no-print-directory ulm-study STUDY=$(E2E_STUDY) >target/e2e-study.log 2>&1 \
+e2e-study: check-shared build
+	@mkdir -p target
+	$(BIN) run studies/ulm.toml --dir $(E2E_STUDY) >target/e2e-study.log 2>&1 \
 	  || { tail -n 40 target/e2e-study.log; exit 1; }
+	@tail -n 12 target/e2e-study.log
+
+e2e: e2e-study
 	$(MAKE) --no-print-directory web-test STUDY=$(E2E_STUDY)
+
+# The Jupyter notebooks, executed against the same study (notebooks/notebooks.mk).
+NOTEBOOK_STUDY := $(E2E_STUDY)
+notebooks: venv e2e-study
 
 lint: deps
 	$(CARGO) fmt --all --check
@@ -112,7 +111,7 @@ python-test: check-shared venv build
 	  HEXCOVER_COVERAGE_OUT=$(abspath target/test-coverage/minster.parquet) \
 	  $(PY) -m pytest -q tests/python
 
-test: check-shared deps venv lint rust-test python-test e2e
+test: check-shared deps venv lint rust-test python-test e2e notebooks
 
 # The optimizer's Python baselines (pulp/CBC, spopt, scipy) are only needed here.
 $(VENV)/.bench-installed: $(VENV)/.installed benches/python/requirements.txt

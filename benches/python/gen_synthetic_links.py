@@ -27,7 +27,18 @@ Rows are generated with numpy in chunks of 1M and appended to the file with
 polars' write_csv, so memory stays small (~0.5 GB) and 10M rows take well
 under a minute.
 
-Usage: gen_synthetic_links.py OUT.csv [--rows 10000000] [--seed 1]
+With an OUT ending in .parquet (the scale benchmark, benches/scale.sh) the
+same rows go to a Parquet file instead, one row group per 1M-row chunk, zstd,
+numeric columns typed (a CSV of 100M rows would be ~10 GB; the Parquet file
+is a fraction of that). Parquet cannot hold "abc" in a float column, so its
+bad rows are numeric: a 0/0 transmitter, rssi +5, an empty rssi, snr 55, a
+latitude of 91, a longitude of 181, rssi -200, and a receiver moved 150 km
+away. --transmitters and --moving-share set the device population (the scale
+benchmark uses many parked sensors and a few moving trackers, as LoRaWAN
+networks carry mostly fixed sensors).
+
+Usage: gen_synthetic_links.py OUT.csv|OUT.parquet [--rows 10000000] [--seed 1]
+       [--transmitters 50000] [--moving-share 0.7]
 """
 
 from __future__ import annotations
@@ -70,6 +81,10 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("out", help="output CSV path")
     p.add_argument("--rows", type=int, default=10_000_000, help="rows to write (default 10M)")
     p.add_argument("--seed", type=int, default=1, help="random seed (default 1)")
+    p.add_argument("--transmitters", type=int, default=N_TRANSMITTERS,
+                   help=f"transmitters (default {N_TRANSMITTERS})")
+    p.add_argument("--moving-share", type=float, default=0.7,
+                   help="share of transmitters that move (default 0.7)")
     return p.parse_args(argv)
 
 
@@ -81,21 +96,23 @@ def to_lat_lon(x_km: np.ndarray, y_km: np.ndarray) -> tuple[np.ndarray, np.ndarr
 class Network:
     """The fixed part: receivers, transmitter routes, a receiver lookup grid."""
 
-    def __init__(self, rng: np.random.Generator) -> None:
+    def __init__(self, rng: np.random.Generator, n_tx: int = N_TRANSMITTERS,
+                 moving_share: float = 0.7) -> None:
+        self.n_tx = n_tx
         self.rx_x = rng.uniform(-HALF_SIDE_KM, HALF_SIDE_KM, N_RECEIVERS)
         self.rx_y = rng.uniform(-HALF_SIDE_KM, HALF_SIDE_KM, N_RECEIVERS)
         self.rx_ids = pl.Series([f"synth-gw-{i + 1:04d}" for i in range(N_RECEIVERS)])
 
-        self.tx_home_x = rng.uniform(-HALF_SIDE_KM, HALF_SIDE_KM, N_TRANSMITTERS)
-        self.tx_home_y = rng.uniform(-HALF_SIDE_KM, HALF_SIDE_KM, N_TRANSMITTERS)
-        moving = rng.random(N_TRANSMITTERS) >= 0.3
-        self.tx_radius_km = np.where(moving, rng.uniform(0.2, 5.0, N_TRANSMITTERS), 0.0)
-        self.tx_period_ms = rng.uniform(1.0, 12.0, N_TRANSMITTERS) * 3_600_000
-        self.tx_phase = rng.uniform(0, 2 * np.pi, N_TRANSMITTERS)
+        self.tx_home_x = rng.uniform(-HALF_SIDE_KM, HALF_SIDE_KM, n_tx)
+        self.tx_home_y = rng.uniform(-HALF_SIDE_KM, HALF_SIDE_KM, n_tx)
+        moving = rng.random(n_tx) >= 1.0 - moving_share
+        self.tx_radius_km = np.where(moving, rng.uniform(0.2, 5.0, n_tx), 0.0)
+        self.tx_period_ms = rng.uniform(1.0, 12.0, n_tx) * 3_600_000
+        self.tx_phase = rng.uniform(0, 2 * np.pi, n_tx)
         # Some devices send far more than others.
-        weight = rng.pareto(1.5, N_TRANSMITTERS) + 1.0
+        weight = rng.pareto(1.5, n_tx) + 1.0
         self.tx_cdf = np.cumsum(weight) / weight.sum()
-        self.tx_ids = pl.Series([f"synth-dev-{i + 1:05d}" for i in range(N_TRANSMITTERS)])
+        self.tx_ids = pl.Series([f"synth-dev-{i + 1:05d}" for i in range(n_tx)])
 
         # Receivers bucketed on a coarse grid (CSR layout) to pick one near a point.
         self.n_buckets_side = int(math.ceil(2 * HALF_SIDE_KM / BUCKET_KM))
@@ -135,13 +152,13 @@ class Network:
 
 
 def make_chunk(net: Network, rng: np.random.Generator, start_row: int, n: int,
-               total_rows: int) -> pl.DataFrame:
+               total_rows: int, numeric: bool = False) -> pl.DataFrame:
     # Times ascend through the file: chunk k covers its share of the two weeks.
     t_lo = T0_MS + SPAN_MS * start_row // total_rows
     t_hi = T0_MS + SPAN_MS * (start_row + n) // total_rows
     t_ms = np.sort(rng.integers(t_lo, max(t_hi, t_lo + 1), n))
 
-    dev = np.minimum(np.searchsorted(net.tx_cdf, rng.random(n)), N_TRANSMITTERS - 1)
+    dev = np.minimum(np.searchsorted(net.tx_cdf, rng.random(n)), net.n_tx - 1)
     tx_x, tx_y = net.tx_position(dev, t_ms)
     rx = net.pick_receiver(rng, tx_x, tx_y)
     rx_x, rx_y = net.rx_x[rx], net.rx_y[rx]
@@ -173,7 +190,28 @@ def make_chunk(net: Network, rng: np.random.Generator, start_row: int, n: int,
         "tx_id": net.tx_ids.gather(dev),
         "rx_id": net.rx_ids.gather(rx),
     })
-    return spoil(df, rng)
+    return spoil_numeric(df, rng) if numeric else spoil(df, rng)
+
+
+def spoil_numeric(df: pl.DataFrame, rng: np.random.Generator) -> pl.DataFrame:
+    """Parquet: make ~0.5 % of the rows bad, in one of eight numeric ways."""
+    n = df.height
+    kind = np.where(rng.random(n) < BAD_FRACTION, rng.integers(1, 9, n), 0)
+    k = pl.Series("k", kind)
+    far_deg = 150.0 / KM_PER_DEG_LAT
+    return df.with_columns(
+        # 1: no GPS fix; 5: latitude 91.
+        tx_lat=pl.when(k == 1).then(0.0).when(k == 5).then(91.0).otherwise(pl.col("tx_lat")),
+        tx_lon=pl.when(k == 1).then(0.0).otherwise(pl.col("tx_lon")),
+        # 6: longitude 181; 8: the receiver 150 km north (over the 100 km limit).
+        rx_lon=pl.when(k == 6).then(181.0).otherwise(pl.col("rx_lon")),
+        rx_lat=pl.when(k == 8).then(pl.col("rx_lat") + far_deg).otherwise(pl.col("rx_lat")),
+        # 2: rssi +5; 3: rssi empty; 7: rssi -200.
+        rssi_dbm=pl.when(k == 2).then(5.0).when(k == 3).then(None).when(k == 7).then(-200.0)
+        .otherwise(pl.col("rssi_dbm")),
+        # 4: snr 55.
+        snr_db=pl.when(k == 4).then(55.0).otherwise(pl.col("snr_db")),
+    ).select(HEADER)
 
 
 def spoil(df: pl.DataFrame, rng: np.random.Generator) -> pl.DataFrame:
@@ -206,17 +244,44 @@ def main(argv: list[str]) -> int:
         return 2
     started = time.perf_counter()
     rng = np.random.default_rng(args.seed)
-    net = Network(rng)
+    net = Network(rng, args.transmitters, args.moving_share)
+    if args.out.endswith(".parquet"):
+        write_parquet(args, net, rng)
+    else:
+        write_csv(args, net, rng)
+    size = os.path.getsize(args.out)
+    print(f"{args.out} {size} bytes ({args.rows} rows, SYNTHETIC, "
+          f"{time.perf_counter() - started:.1f} s)")
+    return 0
+
+
+def write_parquet(args: argparse.Namespace, net: Network, rng: np.random.Generator) -> None:
+    import pyarrow.parquet as pq
+
+    # Written to a temporary name and renamed: an interrupted run leaves no
+    # truncated file that a later run would take for a finished one.
+    tmp = args.out + ".partial"
+    writer = None
+    try:
+        for start in range(0, max(args.rows, 1), CHUNK_ROWS):
+            n = min(CHUNK_ROWS, args.rows - start)
+            table = make_chunk(net, rng, start, n, args.rows, numeric=True).to_arrow()
+            if writer is None:
+                writer = pq.ParquetWriter(tmp, table.schema, compression="zstd")
+            writer.write_table(table, row_group_size=CHUNK_ROWS)
+    finally:
+        if writer is not None:
+            writer.close()
+    os.replace(tmp, args.out)
+
+
+def write_csv(args: argparse.Namespace, net: Network, rng: np.random.Generator) -> None:
     with open(args.out, "wb") as f:
         if args.rows == 0:
             f.write((",".join(HEADER) + "\n").encode())
         for start in range(0, args.rows, CHUNK_ROWS):
             n = min(CHUNK_ROWS, args.rows - start)
             make_chunk(net, rng, start, n, args.rows).write_csv(f, include_header=start == 0)
-    size = os.path.getsize(args.out)
-    print(f"{args.out} {size} bytes ({args.rows} rows, SYNTHETIC, "
-          f"{time.perf_counter() - started:.1f} s)")
-    return 0
 
 
 if __name__ == "__main__":

@@ -51,6 +51,36 @@ pub enum Command {
     /// evidence, what-if and placement over HTTP, and the web map.
     #[command(after_help = SERVE_EXAMPLES)]
     Serve(ServeArgs),
+    /// Run a whole study from its config file: ingest → train → coverage →
+    /// optimize → export, skipping stages whose inputs and parameters did
+    /// not change, ending with report.md and report.json.
+    #[command(after_help = RUN_EXAMPLES)]
+    Run(RunArgs),
+}
+
+const RUN_EXAMPLES: &str = "\
+Examples:
+  # The Ulm study (what `make demo` runs); a second run skips every stage:
+  hexcover run studies/ulm.toml
+  # The same study into another folder, every stage again:
+  hexcover run studies/ulm.toml --dir /tmp/ulm --force
+The config reference is docs/study-config.md. Each stage leaves a manifest in
+DIR/manifests/<stage>.json (parameters, input and output hashes, metrics).";
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// The study config (TOML); its relative paths are relative to its folder.
+    #[arg(value_name = "STUDY_TOML")]
+    pub config: PathBuf,
+    /// Write the study here instead of its `[study] dir`.
+    #[arg(long, value_name = "DIR")]
+    pub dir: Option<PathBuf>,
+    /// Run every stage, even those that are up to date.
+    #[arg(long)]
+    pub force: bool,
+    /// Print nothing but errors.
+    #[arg(long, short)]
+    pub quiet: bool,
 }
 
 const SERVE_EXAMPLES: &str = "\
@@ -239,6 +269,10 @@ pub struct TrainArgs {
     /// H3 resolution of the spatial blocks (CV and interval calibration).
     #[arg(long, value_name = "R", default_value_t = 8)]
     pub block_res: u8,
+    /// Also write the blocked-CV held-out predictions of every model, one
+    /// row per training link (CSV; needs --cv-folds ≥ 2).
+    #[arg(long, value_name = "CSV")]
+    pub cv_predictions: Option<PathBuf>,
     #[command(flatten)]
     pub gbm: GbmArgs,
     /// Print nothing but errors.

@@ -5,7 +5,9 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result, bail};
 use h3o::Resolution;
 use hexcover_core::{HexStats, LinkTable, parse_resolutions};
-use hexcover_ingest::{Format, IngestOptions, NoProgress, aggregate, ingest};
+use hexcover_ingest::{
+    Format, IngestOptions, LinkSink, NoProgress, SinkError, StreamOptions, ingest, ingest_streaming,
+};
 
 use crate::args::ExportArgs;
 
@@ -61,11 +63,9 @@ pub fn write_hexes(
     Ok(written)
 }
 
-/// The links of a study directory (`links.parquet`, written by `hexcover
-/// ingest`), read back as they are: they were accepted once, so anything
-/// that no longer validates is an error, not a silent drop that would make a
-/// later stage disagree with ingest.
-pub fn read_study_links(study: &Path) -> Result<LinkTable> {
+/// A study's `links.parquet` and the options that re-read it: links that
+/// were accepted once, so no duplicate search.
+fn study_links(study: &Path) -> Result<(PathBuf, IngestOptions)> {
     let links_path = study.join("links.parquet");
     if !links_path.exists() {
         bail!(
@@ -79,6 +79,15 @@ pub fn read_study_links(study: &Path) -> Result<LinkTable> {
         find_duplicates: false,
         ..IngestOptions::default()
     };
+    Ok((links_path, options))
+}
+
+/// The links of a study directory (`links.parquet`, written by `hexcover
+/// ingest`), read back as they are: they were accepted once, so anything
+/// that no longer validates is an error, not a silent drop that would make a
+/// later stage disagree with ingest.
+pub fn read_study_links(study: &Path) -> Result<LinkTable> {
+    let (links_path, options) = study_links(study)?;
     let ingested = ingest(std::slice::from_ref(&links_path), &options, &NoProgress)?;
     if let Some(first) = ingested.rejects.first() {
         bail!(
@@ -93,16 +102,76 @@ pub fn read_study_links(study: &Path) -> Result<LinkTable> {
     Ok(ingested.links)
 }
 
+/// Counts the rejects of a re-read `links.parquet` and keeps the first; the
+/// links themselves are not needed, only their hexes.
+#[derive(Default)]
+struct RejectCheck {
+    count: usize,
+    first: Option<hexcover_ingest::Reject>,
+}
+
+impl LinkSink for RejectCheck {
+    fn start(&mut self, _inputs: &[String]) -> std::result::Result<(), SinkError> {
+        Ok(())
+    }
+
+    fn links(&mut self, _links: &LinkTable) -> std::result::Result<(), SinkError> {
+        Ok(())
+    }
+
+    fn rejects(
+        &mut self,
+        rejects: &[hexcover_ingest::Reject],
+    ) -> std::result::Result<(), SinkError> {
+        self.count += rejects.len();
+        if self.first.is_none() {
+            self.first = rejects.first().cloned();
+        }
+        Ok(())
+    }
+}
+
+/// The hexes of a study's `links.parquet` at `resolutions`, by the streaming
+/// ingest (a chunk of links in memory at a time, spill files in
+/// `spill_parent`), so a study of any size can be exported again. As in
+/// [`read_study_links`], a link that no longer validates is an error.
+fn aggregate_study_links(
+    study: &Path,
+    resolutions: &[Resolution],
+    spill_parent: &Path,
+) -> Result<Vec<Vec<HexStats>>> {
+    let (links_path, options) = study_links(study)?;
+    let mut check = RejectCheck::default();
+    let streamed = ingest_streaming(
+        std::slice::from_ref(&links_path),
+        &options,
+        resolutions,
+        &StreamOptions::new(spill_parent),
+        &mut check,
+        &NoProgress,
+    )?;
+    if let Some(first) = &check.first {
+        bail!(
+            "{}: {} links do not validate (first: row {}, {}: {}); re-run `hexcover ingest`",
+            links_path.display(),
+            check.count,
+            first.row,
+            first.reason.code(),
+            first.detail
+        );
+    }
+    Ok(streamed.hexes)
+}
+
 pub fn run(args: &ExportArgs) -> Result<()> {
     if let Some(path) = &args.pmtiles {
         return crate::pmtiles_cmd::run(args, path);
     }
     let resolutions = parse_resolutions(&args.res)?;
     let formats = parse_hex_formats(&args.to)?;
-    let links = read_study_links(&args.study)?;
     let out = args.out.clone().unwrap_or_else(|| args.study.clone());
     std::fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;
-    let hexes = aggregate(&links, &resolutions)?;
+    let hexes = aggregate_study_links(&args.study, &resolutions, &out)?;
     for (res, stats) in resolutions.iter().zip(&hexes) {
         for path in write_hexes(&out, *res, stats, &formats)? {
             if !args.quiet {

@@ -3,11 +3,12 @@
 
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, Result};
+use anyhow::{Context, Result, bail};
 use h3o::Resolution;
 use hexcover_core::{HexStats, parse_resolutions};
 use hexcover_ingest::{
-    DevicePositions, Format, IngestOptions, aggregate, ingest, read_device_positions,
+    DevicePositions, Format, IngestOptions, LinkSink, RejectsCsvWriter, SinkError, StreamOptions,
+    aggregate, ingest, ingest_streaming, read_device_positions,
 };
 
 use crate::args::IngestArgs;
@@ -61,6 +62,9 @@ pub fn run(args: &IngestArgs) -> Result<()> {
     let s = settings(args)?;
     std::fs::create_dir_all(&s.out).with_context(|| format!("creating {}", s.out.display()))?;
     let bar = Bar::new(s.quiet);
+    if streams(&s)? {
+        return run_streaming(&s, &bar);
+    }
     let started = std::time::Instant::now();
     let ingested = ingest(&s.inputs, &s.options, &bar)?;
     tracing::info!(
@@ -85,47 +89,168 @@ pub fn run(args: &IngestArgs) -> Result<()> {
     let links = s.out.join("links.parquet");
     hexcover_export::write_links_parquet(&links, &ingested.links)?;
     outputs.push(links);
-    if !ingested.sites.is_empty() {
-        let sites = s.out.join("sites.parquet");
-        hexcover_export::write_sites_geoparquet(&sites, &ingested.sites)?;
-        outputs.push(sites);
-    }
     tracing::info!(
         seconds = started.elapsed().as_secs_f64(),
-        "wrote rejects, links and sites"
+        "wrote rejects and links"
     );
     bar.stage("aggregating per H3 hex");
     let hexes = aggregate(&ingested.links, &s.resolutions)?;
     tracing::info!(seconds = started.elapsed().as_secs_f64(), "aggregated");
+    finish_study(
+        &s,
+        &bar,
+        &ingested.summary,
+        &ingested.sites,
+        &hexes,
+        outputs,
+    )
+}
+
+/// Whether this ingest streams: when every input is a link table (links CSV
+/// or links Parquet), unless `HEXCOVER_INGEST=memory` asks for the in-memory
+/// path (`stream` insists on streaming). Both give the same study; the
+/// streaming path holds a chunk of links in memory instead of all of them.
+fn streams(s: &Settings) -> Result<bool> {
+    let link_tables = hexcover_ingest::link_table_formats(&s.inputs, &s.options)?.is_some();
+    match std::env::var("HEXCOVER_INGEST").ok().as_deref() {
+        None | Some("" | "auto") => Ok(link_tables),
+        Some("memory") => Ok(false),
+        Some("stream") if link_tables => Ok(true),
+        Some("stream") => bail!(
+            "HEXCOVER_INGEST=stream: only link tables (links CSV or links Parquet) can be streamed"
+        ),
+        Some(other) => bail!("HEXCOVER_INGEST={other}: expected auto, memory or stream"),
+    }
+}
+
+/// Writes the links and rejects of a streaming ingest as they come, into
+/// temporary siblings of `links.parquet` and `rejects.csv`.
+struct StudySink {
+    links_path: PathBuf,
+    links: Option<hexcover_export::LinksParquetWriter>,
+    rejects: Option<RejectsCsvWriter>,
+}
+
+impl LinkSink for StudySink {
+    fn start(&mut self, inputs: &[String]) -> std::result::Result<(), SinkError> {
+        self.links = Some(hexcover_export::LinksParquetWriter::create(
+            &self.links_path,
+            inputs,
+        )?);
+        Ok(())
+    }
+
+    fn links(&mut self, links: &hexcover_core::LinkTable) -> std::result::Result<(), SinkError> {
+        if let Some(writer) = &mut self.links {
+            writer.write(links)?;
+        }
+        Ok(())
+    }
+
+    fn rejects(
+        &mut self,
+        rejects: &[hexcover_ingest::Reject],
+    ) -> std::result::Result<(), SinkError> {
+        if let Some(writer) = &mut self.rejects {
+            writer.write(rejects)?;
+        }
+        Ok(())
+    }
+}
+
+/// The streaming ingest: links and rejects written chunk by chunk, hexes
+/// aggregated through spill files in the study directory.
+fn run_streaming(s: &Settings, bar: &Bar) -> Result<()> {
+    let started = std::time::Instant::now();
+    let rejects_path = s.out.join("rejects.csv");
+    let rejects_tmp = hexcover_export::temporary_sibling(&rejects_path);
+    let mut sink = StudySink {
+        links_path: s.out.join("links.parquet"),
+        links: None,
+        rejects: Some(RejectsCsvWriter::create(&rejects_tmp)?),
+    };
+    let stream = StreamOptions::new(&s.out);
+    let streamed = ingest_streaming(
+        &s.inputs,
+        &s.options,
+        &s.resolutions,
+        &stream,
+        &mut sink,
+        bar,
+    );
+    let written = streamed.map_err(anyhow::Error::from).and_then(|streamed| {
+        if let Some(rejects) = sink.rejects.take() {
+            rejects.finish()?;
+        }
+        Ok(streamed)
+    });
+    let streamed = match written {
+        Ok(streamed) => streamed,
+        Err(e) => {
+            // Nothing of a failed run is kept; the links' temporary file goes
+            // with the writer.
+            let _ = std::fs::remove_file(&rejects_tmp);
+            return Err(e);
+        }
+    };
+    tracing::info!(
+        seconds = started.elapsed().as_secs_f64(),
+        links = streamed.summary.links,
+        "read, validated, wrote links and rejects, aggregated (streaming)"
+    );
+    remove_previous_outputs(&s.out)?;
+    std::fs::rename(&rejects_tmp, &rejects_path)
+        .with_context(|| format!("writing {}", rejects_path.display()))?;
+    let mut outputs = vec![rejects_path];
+    if let Some(links) = sink.links.take() {
+        links.finish()?;
+    }
+    outputs.push(sink.links_path.clone());
+    finish_study(
+        s,
+        bar,
+        &streamed.summary,
+        &streamed.sites,
+        &streamed.hexes,
+        outputs,
+    )
+}
+
+/// What both paths write after the links: sites, hexes, `summary.json`.
+fn finish_study(
+    s: &Settings,
+    bar: &Bar,
+    summary: &hexcover_ingest::IngestSummary,
+    sites: &[hexcover_core::Site],
+    hexes: &[Vec<HexStats>],
+    mut outputs: Vec<PathBuf>,
+) -> Result<()> {
+    let started = std::time::Instant::now();
+    if !sites.is_empty() {
+        let path = s.out.join("sites.parquet");
+        hexcover_export::write_sites_geoparquet(&path, sites)?;
+        outputs.push(path);
+    }
     bar.stage("writing hexes");
-    for (res, stats) in s.resolutions.iter().zip(&hexes) {
+    for (res, stats) in s.resolutions.iter().zip(hexes) {
         outputs.extend(write_hexes(&s.out, *res, stats, &s.formats)?);
     }
 
     bar.done();
-    tracing::info!(seconds = started.elapsed().as_secs_f64(), "wrote hexes");
+    tracing::info!(
+        seconds = started.elapsed().as_secs_f64(),
+        "wrote sites and hexes"
+    );
     let summary_path = s.out.join("summary.json");
-    let summary = summary_json(
-        &ingested.summary,
-        &s.resolutions,
-        &hexes,
-        &outputs,
-        &summary_path,
-    )?;
+    let summary_text = summary_json(summary, &s.resolutions, hexes, &outputs, &summary_path)?;
     hexcover_export::write_atomically(&summary_path, |tmp| {
-        std::fs::write(tmp, &summary).map_err(|e| hexcover_export::Error::Io {
+        std::fs::write(tmp, &summary_text).map_err(|e| hexcover_export::Error::Io {
             path: tmp.to_owned(),
             source: e,
         })
     })?;
     if !s.quiet {
-        print_summary(
-            &ingested.summary,
-            &s.resolutions,
-            &hexes,
-            &outputs,
-            &summary_path,
-        );
+        print_summary(summary, &s.resolutions, hexes, &outputs, &summary_path);
     }
     Ok(())
 }

@@ -12,18 +12,28 @@ mod optimize_geo;
 mod pmtiles_cmd;
 mod predict_cmd;
 mod progress;
+mod run;
 mod serve_cmd;
 mod train_cmd;
+
+use std::io::IsTerminal;
 
 use clap::Parser;
 
 fn main() -> std::process::ExitCode {
     let args = args::Cli::parse();
+    // `run` is the unattended batch job: away from a terminal (where it
+    // shows spinners) its stage lines are structured logs by default.
+    let default_filter = match args.command {
+        args::Command::Run(_) if !std::io::stderr().is_terminal() => "warn,hexcover::run=info",
+        _ => "warn",
+    };
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("HEXCOVER_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_filter)),
         )
         .init();
     let result = match args.command {
@@ -35,6 +45,7 @@ fn main() -> std::process::ExitCode {
         args::Command::Predict(a) => predict_cmd::run(&a),
         args::Command::Coverage(a) => coverage_cmd::run(&a),
         args::Command::Serve(a) => serve_cmd::run(&a),
+        args::Command::Run(a) => run::run(&a),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

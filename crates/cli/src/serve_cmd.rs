@@ -214,8 +214,9 @@ pub fn load_study(dir: &Path, dem: Option<&Path>, model: Option<&Path>) -> Resul
     })
 }
 
-/// Every `coverage/<site id>.parquet` (the demo writes one per gateway).
-fn read_coverage_dir(dir: &Path) -> Result<Vec<(String, Vec<hexcover_core::HexCoverage>)>> {
+/// The `*.parquet` files of a study's `coverage/` folder, sorted (none when
+/// the folder is missing).
+pub fn coverage_files(dir: &Path) -> Result<Vec<PathBuf>> {
     if !dir.is_dir() {
         return Ok(Vec::new());
     }
@@ -225,7 +226,12 @@ fn read_coverage_dir(dir: &Path) -> Result<Vec<(String, Vec<hexcover_core::HexCo
         .filter(|p| p.extension().is_some_and(|e| e == "parquet"))
         .collect();
     paths.sort();
-    paths
+    Ok(paths)
+}
+
+/// Every `coverage/<site id>.parquet` (the demo writes one per gateway).
+fn read_coverage_dir(dir: &Path) -> Result<Vec<(String, Vec<hexcover_core::HexCoverage>)>> {
+    coverage_files(dir)?
         .iter()
         .map(|path| {
             let id = path

@@ -1,8 +1,13 @@
 //! `hexcover train`: measured links → features over the DEM → the learned
 //! model (JSON), with its blocked-CV metrics recorded.
 
+use std::path::Path;
+
 use anyhow::{Context, Result, bail};
-use hexcover_propagation::{LearnedModel, LinkSample, blocked_folds, cross_validate};
+use hexcover_propagation::{
+    EvalSample, Evaluation, LEARNED_MODEL_SLUG, LearnedModel, LinkSample, PHYSICS_MODEL_SLUGS,
+    blocked_folds, cross_validate,
+};
 
 use crate::args::TrainArgs;
 use crate::links_input::{
@@ -25,6 +30,9 @@ pub fn run(args: &TrainArgs) -> Result<()> {
             "--cv-folds = {}: expected 0 (skip) or 2 to 50",
             args.cv_folds
         );
+    }
+    if args.cv_predictions.is_some() && args.cv_folds == 0 {
+        bail!("--cv-predictions needs the cross-validation: --cv-folds 2 or more");
     }
     let bar = Bar::new(args.quiet);
     let ingested = ingest_links(&args.input, &bar)?;
@@ -50,6 +58,9 @@ pub fn run(args: &TrainArgs) -> Result<()> {
             args.cv_folds, args.block_res
         );
         let eval = cross_validate(&data.samples, &fold, &scheme, &params, |_, _| {})?;
+        if let Some(path) = &args.cv_predictions {
+            write_cv_predictions(path, &data.samples, &fold, &eval)?;
+        }
         if let Some(learned) = eval.scores.last() {
             cv_line = format!(
                 "blocked CV: RMSE {:.2} dB (hex-weighted {:.2}), MAE {:.2}, bias {:+.2}, inside 80 % interval {:.1} %",
@@ -124,5 +135,71 @@ pub fn run(args: &TrainArgs) -> Result<()> {
         }
         println!("wrote {}", args.out.display());
     }
+    Ok(())
+}
+
+/// The held-out predictions of every model, one row per training link:
+/// device position, receiver, distance, measured RSSI, fold, then mean and
+/// 80 % interval per model (`<slug>_pred_dbm`, `<slug>_p10_dbm`, `<slug>_p90_dbm`).
+fn write_cv_predictions(
+    path: &Path,
+    samples: &[EvalSample],
+    fold: &[usize],
+    eval: &Evaluation,
+) -> Result<()> {
+    let slugs: Vec<&str> = PHYSICS_MODEL_SLUGS
+        .iter()
+        .copied()
+        .chain(std::iter::once(LEARNED_MODEL_SLUG))
+        .collect();
+    if eval.heldout.len() != slugs.len() {
+        bail!(
+            "the evaluation has {} models, expected {}",
+            eval.heldout.len(),
+            slugs.len()
+        );
+    }
+    let mut out = csv::Writer::from_writer(Vec::new());
+    let mut header: Vec<String> = [
+        "device_lat",
+        "device_lon",
+        "receiver",
+        "distance_m",
+        "rssi_dbm",
+        "fold",
+    ]
+    .iter()
+    .map(|s| (*s).to_owned())
+    .collect();
+    for slug in &slugs {
+        for column in ["pred", "p10", "p90"] {
+            header.push(format!("{slug}_{column}_dbm"));
+        }
+    }
+    out.write_record(&header)?;
+    let dbm = |v: f64| format!("{v:.2}");
+    for (i, (sample, f)) in samples.iter().zip(fold).enumerate() {
+        let link = &sample.link;
+        let mut row = vec![
+            format!("{:.6}", link.device.lat),
+            format!("{:.6}", link.device.lon),
+            link.receiver.clone(),
+            format!("{:.1}", link.features.distance_m()),
+            dbm(link.rssi_dbm),
+            f.to_string(),
+        ];
+        for model in &eval.heldout {
+            let p = model.get(i).copied().unwrap_or_default();
+            row.extend([dbm(p.mean_dbm), dbm(p.p10_dbm), dbm(p.p90_dbm)]);
+        }
+        out.write_record(&row)?;
+    }
+    let bytes = out.into_inner().context("writing the CV predictions")?;
+    hexcover_export::write_atomically(path, |tmp| {
+        std::fs::write(tmp, &bytes).map_err(|e| hexcover_export::Error::Io {
+            path: tmp.to_owned(),
+            source: e,
+        })
+    })?;
     Ok(())
 }

@@ -22,7 +22,9 @@ pub fn write_atomically<T>(path: &Path, write: impl FnOnce(&Path) -> Result<T>) 
     }
 }
 
-fn temporary_sibling(path: &Path) -> PathBuf {
+/// The temporary sibling through which `path` is written.
+#[must_use]
+pub fn temporary_sibling(path: &Path) -> PathBuf {
     let name = path
         .file_name()
         .map_or_else(Default::default, |n| n.to_string_lossy().into_owned());

@@ -25,12 +25,12 @@ mod read;
 mod tiles;
 mod wkb_geom;
 
-pub use atomic::write_atomically;
+pub use atomic::{temporary_sibling, write_atomically};
 pub use coverage::{COVERAGE_RUN_METADATA_KEY, write_coverage_geoparquet};
 pub use error::{Error, Result};
 pub use geojson::write_hexes_geojson;
 pub use geoparquet::{GEO_METADATA_KEY, write_hexes_geoparquet, write_sites_geoparquet};
 pub use hex_csv::write_hexes_csv;
-pub use links::write_links_parquet;
+pub use links::{LinksParquetWriter, write_links_parquet};
 pub use read::{read_coverage_geoparquet, read_sites_geoparquet};
 pub use tiles::{TileFeature, TileGeometry, TileId, TileValue, decoded, encode_tile};

@@ -1,11 +1,14 @@
 //! `links.parquet`: the accepted links in the generic link-table columns,
 //! which every `--links` option and `hexcover ingest` read back.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
+
+use polars::io::parquet::write::BatchedWriter;
 
 use hexcover_core::LinkTable;
 use polars::prelude::*;
 
+use crate::atomic::temporary_sibling;
 use crate::{Error, Result, write_atomically};
 
 /// Write links in the generic link-table columns, plus `input_index` and
@@ -15,23 +18,134 @@ use crate::{Error, Result, write_atomically};
 /// # Errors
 /// [`Error`] naming the file when building or writing fails.
 pub fn write_links_parquet(path: &Path, links: &LinkTable) -> Result<()> {
-    let mut df = links_frame(links).map_err(Error::polars(path))?;
-    let inputs = serde_json::to_string(&links.inputs).unwrap_or_default();
+    let identity: Vec<i32> = (0..links.inputs.len())
+        .map(|i| i32::try_from(i).unwrap_or(i32::MAX))
+        .collect();
+    let mut df = links_frame(links, &identity).map_err(Error::polars(path))?;
     write_atomically(path, |tmp| {
         let file = std::fs::File::create(tmp).map_err(|e| Error::io(tmp, e))?;
-        ParquetWriter::new(file)
-            .with_compression(ParquetCompression::Snappy)
-            .with_key_value_metadata(Some(KeyValueMetadata::from_static(vec![(
-                "hexcover:inputs".to_owned(),
-                inputs,
-            )])))
+        links_writer(file, &links.inputs)
             .finish(&mut df)
             .map_err(Error::polars(path))?;
         Ok(())
     })
 }
 
-fn links_frame(t: &LinkTable) -> PolarsResult<DataFrame> {
+/// The writer settings of `links.parquet`, shared by both writers so that
+/// their files differ in row-group boundaries only.
+fn links_writer(file: std::fs::File, inputs: &[String]) -> ParquetWriter<std::fs::File> {
+    let inputs = serde_json::to_string(inputs).unwrap_or_default();
+    ParquetWriter::new(file)
+        .with_compression(ParquetCompression::Snappy)
+        .with_key_value_metadata(Some(KeyValueMetadata::from_static(vec![(
+            "hexcover:inputs".to_owned(),
+            inputs,
+        )])))
+}
+
+/// Rows per row group, polars' default for `ParquetWriter::finish`.
+const ROW_GROUP_ROWS: usize = 512 * 512;
+
+/// `links.parquet` written a chunk of links at a time (the streaming
+/// ingest): the same columns, types and metadata as [`write_links_parquet`]
+/// writes for all the chunks appended into one table. Written to a temporary
+/// sibling that [`LinksParquetWriter::finish`] renames into place; dropped
+/// unfinished, it removes the temporary file.
+pub struct LinksParquetWriter {
+    path: PathBuf,
+    tmp: PathBuf,
+    inputs: Vec<String>,
+    writer: Option<BatchedWriter<std::fs::File>>,
+    rows: u64,
+}
+
+impl LinksParquetWriter {
+    /// Start writing `path` for links from `inputs` (their names, in the
+    /// order `input_index` counts them).
+    ///
+    /// # Errors
+    /// [`Error`] naming the file when it cannot be created.
+    pub fn create(path: &Path, inputs: &[String]) -> Result<Self> {
+        let tmp = temporary_sibling(path);
+        let file = std::fs::File::create(&tmp).map_err(|e| Error::io(&tmp, e))?;
+        let empty = links_frame(&LinkTable::default(), &[]).map_err(Error::polars(path))?;
+        let writer = links_writer(file, inputs)
+            .batched(empty.schema())
+            .map_err(Error::polars(path))?;
+        Ok(Self {
+            path: path.to_owned(),
+            tmp,
+            inputs: inputs.to_vec(),
+            writer: Some(writer),
+            rows: 0,
+        })
+    }
+
+    /// Append a chunk of links; its inputs must be among those given to
+    /// [`LinksParquetWriter::create`].
+    ///
+    /// # Errors
+    /// [`Error`] naming the file when the chunk names an unknown input or
+    /// writing fails.
+    pub fn write(&mut self, links: &LinkTable) -> Result<()> {
+        let index: Vec<i32> = links
+            .inputs
+            .iter()
+            .map(|name| {
+                self.inputs
+                    .iter()
+                    .position(|n| n == name)
+                    .and_then(|i| i32::try_from(i).ok())
+                    .ok_or_else(|| {
+                        Error::io(
+                            &self.path,
+                            std::io::Error::other(format!("links of an undeclared input {name}")),
+                        )
+                    })
+            })
+            .collect::<Result<_>>()?;
+        let df = links_frame(links, &index).map_err(Error::polars(&self.path))?;
+        let Some(writer) = &mut self.writer else {
+            return Ok(());
+        };
+        // Row groups as `write_links_parquet` cuts them (polars' default).
+        for offset in (0..df.height()).step_by(ROW_GROUP_ROWS) {
+            let piece = df.slice(i64::try_from(offset).unwrap_or(i64::MAX), ROW_GROUP_ROWS);
+            writer
+                .write_batch(&piece)
+                .map_err(Error::polars(&self.path))?;
+        }
+        self.rows += links.len() as u64;
+        Ok(())
+    }
+
+    /// Write the footer and rename the file into place; returns the rows
+    /// written.
+    ///
+    /// # Errors
+    /// [`Error`] naming the file when writing or renaming fails.
+    pub fn finish(mut self) -> Result<u64> {
+        if let Some(writer) = self.writer.take() {
+            writer.finish().map_err(Error::polars(&self.path))?;
+        }
+        std::fs::rename(&self.tmp, &self.path).map_err(|e| Error::io(&self.path, e))?;
+        Ok(self.rows)
+    }
+}
+
+impl Drop for LinksParquetWriter {
+    fn drop(&mut self) {
+        if self.writer.is_some() {
+            // Unfinished: the temporary file is garbage; failing to remove it
+            // changes nothing.
+            let _ = std::fs::remove_file(&self.tmp);
+        }
+    }
+}
+
+/// The link-table columns of `t`; `input_index` maps the table's input
+/// indices to those written.
+fn links_frame(t: &LinkTable, input_index: &[i32]) -> PolarsResult<DataFrame> {
     let n = t.len();
     // A column in which no link has a value is written as all-null without
     // walking its rows: most sources lack most optional fields.
@@ -65,7 +179,16 @@ fn links_frame(t: &LinkTable) -> PolarsResult<DataFrame> {
     let fcnt = ints("frame_counter", t.frame_counter.any(), &|i| {
         t.frame_counter.get(i).map(i64::from)
     });
-    let input_index: Vec<i32> = t.input_index.iter().map(|&i| i32::from(i)).collect();
+    let input_index: Vec<i32> = t
+        .input_index
+        .iter()
+        .map(|&i| {
+            input_index
+                .get(usize::from(i))
+                .copied()
+                .unwrap_or(i32::from(i))
+        })
+        .collect();
     let input_row: Vec<i64> = t
         .input_row
         .iter()

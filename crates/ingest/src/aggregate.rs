@@ -2,7 +2,7 @@
 //! transmitter (coverage means uplink: a device there is heard).
 
 use h3o::{CellIndex, LatLng, Resolution};
-use hexcover_core::{HexStats, LinkTable};
+use hexcover_core::{HexStats, IdPool, LinkTable};
 use polars::prelude::*;
 use rayon::prelude::*;
 
@@ -28,7 +28,12 @@ pub fn transmitter_cells(links: &LinkTable, res: Resolution) -> Vec<u64> {
 /// # Errors
 /// [`Error::Polars`] if the aggregation fails.
 pub fn aggregate(links: &LinkTable, resolutions: &[Resolution]) -> Result<Vec<Vec<HexStats>>> {
-    let base = link_frame(links).map_err(polars_error)?;
+    let identity: Vec<u32> = (0..links.tx_ids.len())
+        .map(|c| u32::try_from(c).unwrap_or(u32::MAX))
+        .collect();
+    let ranks = links.rx_ids.lexicographic_ranks();
+    let base = link_frame(links, &identity, &ranks).map_err(polars_error)?;
+    let names = ReceiverNames::new(&links.rx_ids);
     resolutions
         .iter()
         .map(|&res| {
@@ -36,32 +41,45 @@ pub fn aggregate(links: &LinkTable, resolutions: &[Resolution]) -> Result<Vec<Ve
             df.with_column(Column::new("cell".into(), transmitter_cells(links, res)))
                 .map_err(polars_error)?;
             let stats = hex_frame(df).map_err(polars_error)?;
-            hex_rows(&stats, links).map_err(polars_error)
+            hex_rows(&stats, &names).map_err(polars_error)
         })
         .collect()
 }
 
-fn polars_error(source: PolarsError) -> Error {
+pub(crate) fn polars_error(source: PolarsError) -> Error {
     Error::Polars {
         path: "(aggregation)".into(),
         source,
     }
 }
 
-/// The link columns the statistics need. Receiver codes are replaced by
-/// their lexicographic rank so that "smallest code" means "smallest id".
-fn link_frame(links: &LinkTable) -> PolarsResult<DataFrame> {
+/// The link columns the statistics need, with the table's transmitter and
+/// receiver codes replaced through `tx_codes` and `rx_codes` (indexed by
+/// code). The in-memory path maps receivers to their lexicographic rank so
+/// that "smallest code" means "smallest id"; the streaming path maps both to
+/// codes of its global pools and ranks the receivers when it aggregates.
+pub(crate) fn link_frame(
+    links: &LinkTable,
+    tx_codes: &[u32],
+    rx_codes: &[u32],
+) -> PolarsResult<DataFrame> {
     let n = links.len();
-    let ranks = links.rx_ids.lexicographic_ranks();
     let rx: UInt32Chunked = (0..n)
         .map(|i| {
             links
                 .rx_id
                 .get(i)
-                .and_then(|c| ranks.get(c as usize).copied())
+                .and_then(|c| rx_codes.get(c as usize).copied())
         })
         .collect();
-    let tx: UInt32Chunked = (0..n).map(|i| links.tx_id.get(i)).collect();
+    let tx: UInt32Chunked = (0..n)
+        .map(|i| {
+            links
+                .tx_id
+                .get(i)
+                .and_then(|c| tx_codes.get(c as usize).copied())
+        })
+        .collect();
     // Signal statistics use heard links that the source does not mark invalid.
     let usable = |i: usize| links.heard[i] && links.valid[i];
     let rssi: Float64Chunked = (0..n)
@@ -85,7 +103,28 @@ fn link_frame(links: &LinkTable) -> PolarsResult<DataFrame> {
     )
 }
 
-fn hex_frame(df: DataFrame) -> PolarsResult<DataFrame> {
+/// Receiver ids by lexicographic rank, to name the best receiver of a hex.
+pub(crate) struct ReceiverNames<'p> {
+    pool: &'p IdPool,
+    code_by_rank: Vec<u32>,
+}
+
+impl<'p> ReceiverNames<'p> {
+    pub(crate) fn new(pool: &'p IdPool) -> Self {
+        let mut code_by_rank: Vec<u32> = vec![0; pool.len()];
+        for (code, rank) in pool.lexicographic_ranks().into_iter().enumerate() {
+            code_by_rank[rank as usize] = u32::try_from(code).unwrap_or(u32::MAX);
+        }
+        Self { pool, code_by_rank }
+    }
+
+    fn name(&self, rank: u64) -> Option<String> {
+        let code = self.code_by_rank.get(usize::try_from(rank).ok()?)?;
+        Some(self.pool.name(*code).to_owned())
+    }
+}
+
+pub(crate) fn hex_frame(df: DataFrame) -> PolarsResult<DataFrame> {
     // Heard, valid links with a receiver id (every heard link has an RSSI,
     // and `link_frame` nulled the RSSI of the others).
     let rated = col("rssi").is_not_null().and(col("rx").is_not_null());
@@ -127,11 +166,7 @@ fn hex_frame(df: DataFrame) -> PolarsResult<DataFrame> {
         .collect()
 }
 
-fn hex_rows(df: &DataFrame, links: &LinkTable) -> PolarsResult<Vec<HexStats>> {
-    let mut by_rank: Vec<u32> = vec![0; links.rx_ids.len()];
-    for (code, rank) in links.rx_ids.lexicographic_ranks().into_iter().enumerate() {
-        by_rank[rank as usize] = u32::try_from(code).unwrap_or(u32::MAX);
-    }
+pub(crate) fn hex_rows(df: &DataFrame, names: &ReceiverNames<'_>) -> PolarsResult<Vec<HexStats>> {
     let u64s = |name: &str| -> PolarsResult<Vec<Option<u64>>> {
         Ok(df
             .column(name)?
@@ -193,9 +228,7 @@ fn hex_rows(df: &DataFrame, links: &LinkTable) -> PolarsResult<Vec<HexStats>> {
             rssi_p90_dbm: p90[i],
             rssi_max_dbm: max[i],
             snr_mean_db: snr[i],
-            best_rx_id: best[i]
-                .and_then(|rank| by_rank.get(usize::try_from(rank).ok()?))
-                .map(|&code| links.rx_ids.name(code).to_owned()),
+            best_rx_id: best[i].and_then(|rank| names.name(rank)),
             first_seen_unix_ms: first[i],
             last_seen_unix_ms: last[i],
         });

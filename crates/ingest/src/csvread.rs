@@ -177,6 +177,8 @@ pub(crate) struct CsvFile {
     pub columns: Vec<String>,
     /// Bytes consumed so far (for progress).
     pub bytes_done: u64,
+    /// Bytes read per block (`BLOCK_BYTES` but in tests of the streaming path).
+    block_bytes: usize,
 }
 
 impl CsvFile {
@@ -196,6 +198,7 @@ impl CsvFile {
             eof: false,
             columns: Vec::new(),
             bytes_done: 0,
+            block_bytes: BLOCK_BYTES,
         };
         this.fill(BLOCK_BYTES.min(1 << 20))?;
         if this.pending.starts_with(b"\xEF\xBB\xBF") {
@@ -274,22 +277,51 @@ impl CsvFile {
         Ok(())
     }
 
+    /// Read blocks of about `bytes` (at least 1 KiB) instead of 32 MiB: the
+    /// tests of the streaming path use small blocks to get many of them.
+    pub fn with_block_bytes(mut self, bytes: usize) -> Self {
+        self.block_bytes = bytes.max(1 << 10);
+        self
+    }
+
     /// Parse every remaining row with `parser`, in parallel when `parallel`.
     /// `progress` gets the bytes consumed so far after each block.
     ///
     /// # Errors
     /// The first fatal problem in file order.
     pub fn parse_all(
-        mut self,
+        self,
         parser: &dyn RowParser,
         parallel: bool,
         progress: &dyn Fn(u64),
     ) -> Result<Parsed> {
         let mut out = Parsed::default();
         out.table.add_input(&self.input_name);
+        self.parse_blocks(parser, parallel, progress, &mut |part| {
+            out.table.append(&part.table);
+            out.rejects.extend(part.rejects);
+            out.rows_read += part.rows_read;
+            Ok(())
+        })?;
+        Ok(out)
+    }
+
+    /// Parse every remaining row with `parser`, handing the rows of each block
+    /// to `sink` in file order (one `Parsed` per chunk of a block, rows
+    /// numbered by line): memory holds one block, not the file.
+    ///
+    /// # Errors
+    /// The first fatal problem in file order, or the sink's error.
+    pub fn parse_blocks(
+        mut self,
+        parser: &dyn RowParser,
+        parallel: bool,
+        progress: &dyn Fn(u64),
+        sink: &mut dyn FnMut(Parsed) -> Result<()>,
+    ) -> Result<()> {
         loop {
             if !self.eof {
-                self.fill(BLOCK_BYTES)?;
+                self.fill(self.block_bytes)?;
             }
             let pieces = if parallel {
                 rayon::current_num_threads() * 2
@@ -349,10 +381,7 @@ impl CsvFile {
                 .map(|(&(start, end), &first_line)| ctx.parse_chunk(&block[start..end], first_line))
                 .collect();
             for part in results {
-                let part = part?;
-                out.table.append(&part.table);
-                out.rejects.extend(part.rejects);
-                out.rows_read += part.rows_read;
+                sink(part?)?;
             }
             self.next_line = line;
             self.bytes_done += block.len() as u64;
@@ -361,7 +390,7 @@ impl CsvFile {
                 break;
             }
         }
-        Ok(out)
+        Ok(())
     }
 }
 

@@ -57,6 +57,10 @@ pub enum Error {
     /// An invalid option, found before any work starts.
     #[error("invalid option: {0}")]
     Option(String),
+    /// The consumer of a streaming ingest (the writer of `links.parquet` or
+    /// `rejects.csv`) failed; its error says which file.
+    #[error(transparent)]
+    Sink(Box<dyn std::error::Error + Send + Sync>),
 }
 
 /// Result with this crate's [`Error`].

@@ -31,6 +31,8 @@ mod json;
 mod links_csv;
 mod links_parquet;
 mod reject;
+mod spill;
+mod stream;
 mod summary;
 mod ulm;
 mod validate;
@@ -44,7 +46,10 @@ pub use error::{Error, Result};
 pub use format::{Format, detect};
 pub use helium::{DevicePositions, read_device_positions};
 pub use links_csv::{OPTIONAL_LINK_COLUMNS, REQUIRED_LINK_COLUMNS};
-pub use reject::{Reject, RejectReason, Rejection, write_rejects_csv};
+pub use reject::{Reject, RejectReason, Rejection, RejectsCsvWriter, write_rejects_csv};
+pub use stream::{
+    LinkSink, SinkError, StreamOptions, Streamed, ingest_streaming, link_table_formats,
+};
 pub use summary::{IngestSummary, InputSummary};
 pub use validate::{check_link, check_position};
 

@@ -112,23 +112,68 @@ pub struct Reject {
 /// # Errors
 /// [`Error::Io`] when the file cannot be written.
 pub fn write_rejects_csv(path: &Path, rejects: &[Reject]) -> Result<()> {
-    let file = std::fs::File::create(path).map_err(|e| Error::io(path, e))?;
-    let mut out = csv::Writer::from_writer(std::io::BufWriter::new(file));
-    let to_io = |e: csv::Error| Error::io(path, std::io::Error::other(e));
-    out.write_record(["input", "row", "reason", "detail", "original"])
-        .map_err(to_io)?;
-    for r in rejects {
-        out.write_record([
-            r.input.as_str(),
-            r.row.as_str(),
-            r.reason.code(),
-            r.detail.as_str(),
-            r.original.as_str(),
-        ])
-        .map_err(to_io)?;
+    let mut out = RejectsCsvWriter::create(path)?;
+    out.write(rejects)?;
+    out.finish()
+}
+
+/// `rejects.csv` written a batch at a time (the streaming ingest hands on
+/// the rejects of each chunk): the same columns as [`write_rejects_csv`].
+pub struct RejectsCsvWriter {
+    path: std::path::PathBuf,
+    out: csv::Writer<std::io::BufWriter<std::fs::File>>,
+}
+
+impl RejectsCsvWriter {
+    /// Create `path` and write the header.
+    ///
+    /// # Errors
+    /// [`Error::Io`] when the file cannot be created.
+    pub fn create(path: &Path) -> Result<Self> {
+        let file = std::fs::File::create(path).map_err(|e| Error::io(path, e))?;
+        let mut this = Self {
+            path: path.to_owned(),
+            out: csv::Writer::from_writer(std::io::BufWriter::new(file)),
+        };
+        this.out
+            .write_record(["input", "row", "reason", "detail", "original"])
+            .map_err(|e| this.error(e))?;
+        Ok(this)
     }
-    out.into_inner()
-        .map_err(|e| Error::io(path, std::io::Error::other(e.to_string())))?
-        .flush()
-        .map_err(|e| Error::io(path, e))
+
+    fn error(&self, e: csv::Error) -> Error {
+        Error::io(&self.path, std::io::Error::other(e))
+    }
+
+    /// Append `rejects`.
+    ///
+    /// # Errors
+    /// [`Error::Io`] when the file cannot be written.
+    pub fn write(&mut self, rejects: &[Reject]) -> Result<()> {
+        for r in rejects {
+            self.out
+                .write_record([
+                    r.input.as_str(),
+                    r.row.as_str(),
+                    r.reason.code(),
+                    r.detail.as_str(),
+                    r.original.as_str(),
+                ])
+                .map_err(|e| self.error(e))?;
+        }
+        Ok(())
+    }
+
+    /// Flush everything to the file.
+    ///
+    /// # Errors
+    /// [`Error::Io`] when the file cannot be written.
+    pub fn finish(self) -> Result<()> {
+        let path = self.path;
+        self.out
+            .into_inner()
+            .map_err(|e| Error::io(&path, std::io::Error::other(e.to_string())))?
+            .flush()
+            .map_err(|e| Error::io(&path, e))
+    }
 }

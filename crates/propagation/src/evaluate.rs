@@ -31,6 +31,21 @@ use crate::error::{Error, Result};
 use crate::learned::{LearnedParams, LinkSample, quantile_sorted};
 use crate::{Bullington, Cost231Hata, Deygout, FreeSpace, Hata, KnifeEdge, PathLoss, RadioPath};
 
+/// Short names of [`PHYSICS_MODELS`] (same order), for column names; the
+/// learned model is [`LEARNED_MODEL_SLUG`].
+pub const PHYSICS_MODEL_SLUGS: [&str; 7] = [
+    "free_space",
+    "log_distance",
+    "hata_urban",
+    "cost231_hata",
+    "knife_edge",
+    "deygout",
+    "bullington",
+];
+
+/// Short name of the learned model, for column names.
+pub const LEARNED_MODEL_SLUG: &str = "learned";
+
 /// The physics models scored, in [`PhysicsLosses`] order.
 pub const PHYSICS_MODELS: [&str; 7] = [
     "free space",
@@ -151,6 +166,22 @@ pub struct Evaluation {
     pub fold_rows: Vec<usize>,
     /// Scores, physics models first, the learned model last.
     pub scores: Vec<Score>,
+    /// The held-out predictions behind the scores, `[model][row]` in the
+    /// order of `scores` and of the samples (not serialized: one row per
+    /// link is data, not a score).
+    #[serde(skip)]
+    pub heldout: Vec<Vec<HeldOut>>,
+}
+
+/// One held-out prediction: mean and 80 % interval, dBm.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct HeldOut {
+    /// Predicted RSSI, dBm.
+    pub mean_dbm: f64,
+    /// 10th percentile, dBm.
+    pub p10_dbm: f64,
+    /// 90th percentile, dBm.
+    pub p90_dbm: f64,
 }
 
 /// Held-out predictions of one model: (mean, p10, p90) per row.
@@ -229,10 +260,23 @@ pub fn cross_validate(
             .collect();
         scores.push(score);
     }
+    let heldout = held
+        .into_iter()
+        .map(|rows| {
+            rows.into_iter()
+                .map(|(mean_dbm, p10_dbm, p90_dbm)| HeldOut {
+                    mean_dbm,
+                    p10_dbm,
+                    p90_dbm,
+                })
+                .collect()
+        })
+        .collect();
     Ok(Evaluation {
         scheme: scheme.to_owned(),
         fold_rows,
         scores,
+        heldout,
     })
 }
 

@@ -89,8 +89,8 @@ pub use coverage::{
 pub use diffraction::{Bullington, Deygout, DeygoutVariant, Diffraction, KnifeEdge};
 pub use error::{Error, Result};
 pub use evaluate::{
-    EvalSample, Evaluation, HEX_WEIGHT_RES, PHYSICS_MODELS, PhysicsLosses, Score, cross_validate,
-    receiver_folds,
+    EvalSample, Evaluation, HEX_WEIGHT_RES, HeldOut, LEARNED_MODEL_SLUG, PHYSICS_MODEL_SLUGS,
+    PHYSICS_MODELS, PhysicsLosses, Score, cross_validate, receiver_folds,
 };
 pub use features::{
     FEATURE_COUNT, FRESNEL_RATIO_LIMIT, FeatureSweep, LOCAL_GROUND_SCALE_M, PathFeatures, SweepSite,
