@@ -64,22 +64,14 @@ pub(crate) fn link_frame(
     rx_codes: &[u32],
 ) -> PolarsResult<DataFrame> {
     let n = links.len();
-    let rx: UInt32Chunked = (0..n)
-        .map(|i| {
-            links
-                .rx_id
-                .get(i)
-                .and_then(|c| rx_codes.get(c as usize).copied())
-        })
-        .collect();
-    let tx: UInt32Chunked = (0..n)
-        .map(|i| {
-            links
-                .tx_id
-                .get(i)
-                .and_then(|c| tx_codes.get(c as usize).copied())
-        })
-        .collect();
+    // Each link's id code, mapped through `codes` (null where it has none).
+    let recode = |ids: &hexcover_core::OptColumn<u32>, codes: &[u32]| -> UInt32Chunked {
+        (0..n)
+            .map(|i| ids.get(i).and_then(|c| codes.get(c as usize).copied()))
+            .collect()
+    };
+    let rx = recode(&links.rx_id, rx_codes);
+    let tx = recode(&links.tx_id, tx_codes);
     // Signal statistics use heard links that the source does not mark invalid.
     let usable = |i: usize| links.heard[i] && links.valid[i];
     let rssi: Float64Chunked = (0..n)
