@@ -23,6 +23,10 @@ pub struct FileHash {
 pub struct Manifest {
     pub stage: String,
     pub hexcover_version: String,
+    /// BLAKE3 of the `hexcover` executable that ran the stage: a rebuilt
+    /// binary may compute differently, so its stages are not up to date.
+    #[serde(default)]
+    pub hexcover_build: String,
     pub parameters: serde_json::Value,
     pub inputs: Vec<FileHash>,
     pub outputs: Vec<FileHash>,
@@ -41,6 +45,7 @@ impl Manifest {
         dir: &Path,
     ) -> Result<bool> {
         if self.hexcover_version != env!("CARGO_PKG_VERSION")
+            || self.hexcover_build != build_id()?
             || &self.parameters != parameters
             || self.inputs != inputs
         {
@@ -54,6 +59,17 @@ impl Manifest {
         }
         Ok(true)
     }
+}
+
+/// The BLAKE3 of the running executable (hashed once per process).
+pub fn build_id() -> Result<String> {
+    static BUILD: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    if let Some(id) = BUILD.get() {
+        return Ok(id.clone());
+    }
+    let exe = std::env::current_exe().context("finding the hexcover executable")?;
+    let id = hash_file(&exe, Path::new("/"))?.blake3;
+    Ok(BUILD.get_or_init(|| id).clone())
 }
 
 /// The manifest of `stage` in `dir`, if a finished run left one that parses.
@@ -169,6 +185,7 @@ mod tests {
         let manifest = Manifest {
             stage: "s".into(),
             hexcover_version: env!("CARGO_PKG_VERSION").into(),
+            hexcover_build: build_id().unwrap(),
             parameters: params.clone(),
             inputs: inputs.clone(),
             outputs: hash_all(&[dir.join("out.json")], dir).unwrap(),
@@ -179,6 +196,12 @@ mod tests {
         write(dir, &manifest).unwrap();
         let back = read(dir, "s").unwrap();
         assert!(back.is_current(&params, &inputs, dir).unwrap());
+        // Written by another build of hexcover: not current.
+        let other_build = Manifest {
+            hexcover_build: "another executable".into(),
+            ..back.clone()
+        };
+        assert!(!other_build.is_current(&params, &inputs, dir).unwrap());
         assert!(
             !back
                 .is_current(&serde_json::json!({"k": 2}), &inputs, dir)

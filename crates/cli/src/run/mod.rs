@@ -7,7 +7,8 @@
 //! parameters, input and output hashes, metrics). The manifest is removed
 //! before the stage starts, so a run killed mid-stage reruns that stage and
 //! skips those before it. A stage whose parameters, inputs and outputs match
-//! its manifest is skipped. The run ends with `report.md` and `report.json`.
+//! its manifest is skipped (the same hexcover executable included: a rebuilt
+//! binary reruns every stage). The run ends with `report.md` and `report.json`.
 
 mod config;
 mod lock;
@@ -102,6 +103,7 @@ fn run_stage(stage: Stage, config: &StudyConfig, force: bool) -> Result<StageRun
     let manifest = Manifest {
         stage: name.to_owned(),
         hexcover_version: env!("CARGO_PKG_VERSION").to_owned(),
+        hexcover_build: manifest::build_id()?,
         parameters,
         inputs,
         outputs,
