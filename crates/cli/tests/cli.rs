@@ -3,23 +3,14 @@
 // Test helpers may panic: a panic is a failed test with its reason.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+mod common;
 
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
+use std::path::{Path, PathBuf};
+
+use common::{hexcover, root};
 
 fn ulm(file: &str) -> PathBuf {
     root().join("../shared/data/ulm-ttn-2021").join(file)
-}
-
-fn hexcover(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_hexcover"))
-        .args(args)
-        .current_dir(root())
-        .output()
-        .expect("run hexcover")
 }
 
 fn ingest_ulm(out: &Path, extra: &[&str]) -> serde_json::Value {

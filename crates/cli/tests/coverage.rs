@@ -3,12 +3,11 @@
 // Test helpers may panic: a panic is a failed test with its reason.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+mod common;
 
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
+use std::path::Path;
+
+use common::{hexcover, root};
 
 fn srtm() -> String {
     root()
@@ -16,14 +15,6 @@ fn srtm() -> String {
         .to_str()
         .unwrap()
         .to_owned()
-}
-
-fn hexcover(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_hexcover"))
-        .args(args)
-        .current_dir(root())
-        .output()
-        .expect("run hexcover")
 }
 
 /// The Ulm Minster gateway (ulm-ttn-2021/gateways.csv), 10 m up.

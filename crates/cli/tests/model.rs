@@ -5,12 +5,11 @@
 // Test helpers may panic: a panic is a failed test with its reason.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+mod common;
 
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
+use std::path::{Path, PathBuf};
+
+use common::{hexcover, ok, root};
 
 fn data(rel: &str) -> String {
     root()
@@ -19,23 +18,6 @@ fn data(rel: &str) -> String {
         .to_str()
         .unwrap()
         .to_owned()
-}
-
-fn hexcover(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_hexcover"))
-        .args(args)
-        .current_dir(root())
-        .output()
-        .expect("run hexcover")
-}
-
-fn ok(output: &Output) -> String {
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8_lossy(&output.stdout).into_owned()
 }
 
 /// Every 12th row of the Ulm measurements (header kept), as written.

@@ -7,37 +7,14 @@
 // Test helpers may panic: a panic is a failed test with its reason.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Command, Stdio};
 
 use hexcover_export::TileId;
-
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-fn shared() -> PathBuf {
-    std::env::var_os("HEXCOVER_SHARED").map_or_else(|| root().join("../shared"), PathBuf::from)
-}
-
-fn hexcover(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_hexcover"))
-        .args(args)
-        .current_dir(root())
-        .output()
-        .expect("run hexcover")
-}
-
-fn ok(output: &Output) -> String {
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8_lossy(&output.stdout).into_owned()
-}
 
 /// The Ulm Minster gateway (ulm-ttn-2021/gateways.csv).
 const MINSTER: (f64, f64) = (48.398_508_118_966_1, 9.991_811_778_526_625);
@@ -223,6 +200,8 @@ fn find_tile(archive: &[u8], h: &Header, z: u8, x: u32, y: u32) -> Option<Vec<u8
 // ---- MVT ----------------------------------------------------------------------
 
 use hexcover_export::decoded as mvt_proto;
+
+use common::{hexcover, ok, root, shared};
 
 fn decode(bytes: &[u8]) -> mvt_proto::Tile {
     mvt_proto::decode(bytes).expect("an MVT")
