@@ -35,11 +35,17 @@ pub fn hexcover_pipeline(input: &Path, out: &Path, res: h3o::Resolution) -> Pipe
         &NoProgress,
     )
     .expect("ingest");
-    let hexes = aggregate(&ingested.links, &[res]).expect("aggregate");
-    hexcover_ingest::write_rejects_csv(&out.join("rejects.csv"), &ingested.rejects)
-        .expect("rejects");
-    hexcover_export::write_links_parquet(&out.join("links.parquet"), &ingested.links)
-        .expect("links");
+    // As `hexcover ingest` does: the links are written while they are
+    // aggregated, side by side on the cores.
+    let ((), hexes) = rayon::join(
+        || {
+            hexcover_ingest::write_rejects_csv(&out.join("rejects.csv"), &ingested.rejects)
+                .expect("rejects");
+            hexcover_export::write_links_parquet(&out.join("links.parquet"), &ingested.links)
+                .expect("links");
+        },
+        || aggregate(&ingested.links, &[res]).expect("aggregate"),
+    );
     let name = format!("hexes_res{}.parquet", u8::from(res));
     hexcover_export::write_hexes_geoparquet(&out.join(name), &hexes[0]).expect("hexes");
     PipelineCounts {

@@ -75,27 +75,19 @@ pub fn run(args: &IngestArgs) -> Result<()> {
     remove_previous_outputs(&s.out)?;
     let mut outputs: Vec<PathBuf> = Vec::new();
 
-    let rejects = s.out.join("rejects.csv");
-    hexcover_export::write_atomically(&rejects, |tmp| {
-        hexcover_ingest::write_rejects_csv(tmp, &ingested.rejects).map_err(|e| {
-            hexcover_export::Error::Io {
-                path: tmp.to_owned(),
-                source: std::io::Error::other(e),
-            }
-        })
-    })?;
-    outputs.push(rejects);
-    bar.stage("writing links.parquet");
-    let links = s.out.join("links.parquet");
-    hexcover_export::write_links_parquet(&links, &ingested.links)?;
-    outputs.push(links);
+    // Writing the links and aggregating them read the same table and are
+    // each mostly sequential: side by side they keep both cores busy.
+    bar.stage("writing links.parquet and aggregating per H3 hex");
+    let (written, hexes) = rayon::join(
+        || write_links_and_rejects(&s.out, &ingested),
+        || aggregate(&ingested.links, &s.resolutions),
+    );
+    outputs.extend(written?);
+    let hexes = hexes?;
     tracing::info!(
         seconds = started.elapsed().as_secs_f64(),
-        "wrote rejects and links"
+        "wrote rejects and links, aggregated"
     );
-    bar.stage("aggregating per H3 hex");
-    let hexes = aggregate(&ingested.links, &s.resolutions)?;
-    tracing::info!(seconds = started.elapsed().as_secs_f64(), "aggregated");
     finish_study(
         &s,
         &bar,
@@ -104,6 +96,25 @@ pub fn run(args: &IngestArgs) -> Result<()> {
         &hexes,
         outputs,
     )
+}
+
+/// `rejects.csv` and `links.parquet` of an in-memory ingest; their paths.
+fn write_links_and_rejects(
+    out: &Path,
+    ingested: &hexcover_ingest::Ingested,
+) -> Result<Vec<PathBuf>> {
+    let rejects = out.join("rejects.csv");
+    hexcover_export::write_atomically(&rejects, |tmp| {
+        hexcover_ingest::write_rejects_csv(tmp, &ingested.rejects).map_err(|e| {
+            hexcover_export::Error::Io {
+                path: tmp.to_owned(),
+                source: std::io::Error::other(e),
+            }
+        })
+    })?;
+    let links = out.join("links.parquet");
+    hexcover_export::write_links_parquet(&links, &ingested.links)?;
+    Ok(vec![rejects, links])
 }
 
 /// Whether this ingest streams: when every input is a link table (links CSV

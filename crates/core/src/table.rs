@@ -26,6 +26,12 @@ impl IdPool {
         code
     }
 
+    /// The code of `name` when it was interned.
+    #[must_use]
+    pub fn code(&self, name: &str) -> Option<u32> {
+        self.codes.get(name).copied()
+    }
+
     /// The string behind `code`; empty for an unknown code.
     #[must_use]
     pub fn name(&self, code: u32) -> &str {
@@ -99,6 +105,13 @@ impl<T: Copy> OptColumn<T> {
     #[must_use]
     pub fn any(&self) -> bool {
         !self.values.is_empty()
+    }
+
+    /// Replace every value by `map(value)` (to recode interned ids).
+    pub fn map_in_place(&mut self, map: impl Fn(T) -> T) {
+        for value in self.values.iter_mut().flatten() {
+            *value = map(*value);
+        }
     }
 
     /// Append `other`'s `other_len` rows, after this column's `self_len` rows,
@@ -326,10 +339,56 @@ impl LinkTable {
         }
     }
 
+    /// Renumber the interned ids so that codes follow the order in which the
+    /// links first use them, as sequential interning would have numbered
+    /// them: parallel parsing interns in whatever order its workers race to,
+    /// and outputs must not depend on that.
+    pub fn renumber_ids_by_first_use(&mut self) {
+        fn renumber(column: &mut OptColumn<u32>, pool: &mut IdPool, rows: usize) {
+            if !column.any() {
+                return;
+            }
+            let mut new_code = vec![u32::MAX; pool.len()];
+            let mut renumbered = IdPool::default();
+            for i in 0..rows {
+                if let Some(code) = column.get(i)
+                    && let Some(slot) = new_code.get_mut(code as usize)
+                    && *slot == u32::MAX
+                {
+                    *slot = renumbered.intern(pool.name(code));
+                }
+            }
+            column.map_in_place(|code| new_code.get(code as usize).copied().unwrap_or(code));
+            *pool = renumbered;
+        }
+        let rows = self.len();
+        renumber(&mut self.tx_id, &mut self.tx_ids, rows);
+        renumber(&mut self.rx_id, &mut self.rx_ids, rows);
+        renumber(&mut self.invalid_reason, &mut self.reasons, rows);
+    }
+
     /// Append every link of `other`, keeping its inputs' names (an input of
     /// the same name is the same input) and rows, and recoding its interned
     /// ids. Column-wise: this is the merge step of parallel parsing.
     pub fn append(&mut self, other: &LinkTable) {
+        let tx_map = recode(&other.tx_ids, &mut self.tx_ids);
+        let rx_map = recode(&other.rx_ids, &mut self.rx_ids);
+        let reason_map = recode(&other.reasons, &mut self.reasons);
+        let via = |map: Vec<u32>| move |c: u32| map.get(c as usize).copied().unwrap_or(c);
+        self.append_with_codes(other, via(tx_map), via(rx_map), via(reason_map));
+    }
+
+    /// Append every link of `other` like [`LinkTable::append`], with its
+    /// transmitter, receiver and reason codes turned into codes of this
+    /// table's pools by the given maps (the identity when `other` was coded
+    /// against these pools already; its own pools are then not read).
+    pub fn append_with_codes(
+        &mut self,
+        other: &LinkTable,
+        tx_code: impl Fn(u32) -> u32,
+        rx_code: impl Fn(u32) -> u32,
+        reason_code: impl Fn(u32) -> u32,
+    ) {
         let (n, m) = (self.len(), other.len());
         let input_map: Vec<u16> = other
             .inputs
@@ -339,13 +398,6 @@ impl LinkTable {
                 None => self.add_input(name),
             })
             .collect();
-        let tx_map = recode(&other.tx_ids, &mut self.tx_ids);
-        let rx_map = recode(&other.rx_ids, &mut self.rx_ids);
-        let reason_map = recode(&other.reasons, &mut self.reasons);
-        let via = |map: &[u32]| {
-            let map = map.to_vec();
-            move |c: u32| map.get(c as usize).copied().unwrap_or(c)
-        };
         self.tx_lat.extend_from_slice(&other.tx_lat);
         self.tx_lon.extend_from_slice(&other.tx_lon);
         self.rx_lat.extend_from_slice(&other.rx_lat);
@@ -357,8 +409,8 @@ impl LinkTable {
             .extend_from(n, &other.spreading_factor, m, |v| v);
         self.time_unix_ms
             .extend_from(n, &other.time_unix_ms, m, |v| v);
-        self.tx_id.extend_from(n, &other.tx_id, m, via(&tx_map));
-        self.rx_id.extend_from(n, &other.rx_id, m, via(&rx_map));
+        self.tx_id.extend_from(n, &other.tx_id, m, tx_code);
+        self.rx_id.extend_from(n, &other.rx_id, m, rx_code);
         self.frame_counter
             .extend_from(n, &other.frame_counter, m, |v| v);
         self.tx_eirp_dbm.extend_from(n, &other.tx_eirp_dbm, m);
@@ -371,7 +423,7 @@ impl LinkTable {
         self.heard.extend_from_slice(&other.heard);
         self.valid.extend_from_slice(&other.valid);
         self.invalid_reason
-            .extend_from(n, &other.invalid_reason, m, via(&reason_map));
+            .extend_from(n, &other.invalid_reason, m, reason_code);
         self.input_index.extend(
             other
                 .input_index
@@ -386,6 +438,41 @@ impl LinkTable {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn renumbering_gives_codes_in_order_of_first_use() {
+        let with = |tx: &str, rx: &str| Link {
+            tx_id: Some(tx.to_owned()),
+            rx_id: Some(rx.to_owned()),
+            ..Link::heard(1.0, 2.0, 3.0, 4.0, -100.0)
+        };
+        let mut t = LinkTable::default();
+        t.add_input("a.csv");
+        // Pools seeded in another order than the links use them (as shared
+        // pools of parallel workers are), with one name no link uses.
+        for name in ["d3", "unused", "d1", "d2"] {
+            t.tx_ids.intern(name);
+        }
+        t.rx_ids.intern("g2");
+        t.rx_ids.intern("g1");
+        for (row, (tx, rx)) in [("d1", "g1"), ("d2", "g2"), ("d1", "g2"), ("d3", "g1")]
+            .into_iter()
+            .enumerate()
+        {
+            t.push(&with(tx, rx), row as u64 + 2);
+        }
+        let links: Vec<Link> = (0..t.len()).map(|i| t.get(i)).collect();
+        t.renumber_ids_by_first_use();
+        assert_eq!(t.tx_ids.names(), ["d1", "d2", "d3"]);
+        assert_eq!(t.rx_ids.names(), ["g1", "g2"]);
+        assert_eq!((0..t.len()).map(|i| t.get(i)).collect::<Vec<_>>(), links);
+        let mut sequential = LinkTable::default();
+        sequential.add_input("a.csv");
+        for (i, link) in links.iter().enumerate() {
+            sequential.push(link, i as u64 + 2);
+        }
+        assert_eq!(t, sequential, "as if interned one link after another");
+    }
 
     #[test]
     fn optional_columns_allocate_only_when_used() {

@@ -156,12 +156,19 @@ fn links_frame(t: &LinkTable, input_index: &[i32]) -> PolarsResult<DataFrame> {
         let values: Float64Chunked = (0..n).map(|i| col.get(i)).collect();
         values.with_name(name.into()).into_column()
     };
-    let ids = |name: &str, col: &hexcover_core::OptColumn<u32>, pool: &hexcover_core::IdPool| {
+    let ids = |name: &str,
+               col: &hexcover_core::OptColumn<u32>,
+               pool: &hexcover_core::IdPool|
+     -> PolarsResult<Column> {
         if !col.any() {
-            return Column::full_null(name.into(), n, &DataType::String);
+            return Ok(Column::full_null(name.into(), n, &DataType::String));
         }
-        let values: StringChunked = (0..n).map(|i| col.get(i).map(|c| pool.name(c))).collect();
-        values.with_name(name.into()).into_column()
+        // Gathered from the pool's names: string views of the few distinct
+        // ids instead of a copy of every link's id.
+        let names =
+            StringChunked::from_iter_values(name.into(), pool.names().iter().map(String::as_str));
+        let codes: IdxCa = (0..n).map(|i| col.get(i)).collect();
+        names.take(&codes).map(IntoColumn::into_column)
     };
     let ints = |name: &str, any: bool, get: &dyn Fn(usize) -> Option<i64>| {
         if !any {
@@ -206,8 +213,8 @@ fn links_frame(t: &LinkTable, input_index: &[i32]) -> PolarsResult<DataFrame> {
             f("freq_mhz", &t.freq_mhz),
             sf,
             time,
-            ids("tx_id", &t.tx_id, &t.tx_ids),
-            ids("rx_id", &t.rx_id, &t.rx_ids),
+            ids("tx_id", &t.tx_id, &t.tx_ids)?,
+            ids("rx_id", &t.rx_id, &t.rx_ids)?,
             fcnt,
             f("tx_eirp_dbm", &t.tx_eirp_dbm),
             f("tx_height_agl_m", &t.tx_height_agl_m),
@@ -216,7 +223,7 @@ fn links_frame(t: &LinkTable, input_index: &[i32]) -> PolarsResult<DataFrame> {
             f("rx_gain_dbi", &t.rx_gain_dbi),
             Column::new("heard".into(), t.heard.as_slice()),
             Column::new("valid".into(), t.valid.as_slice()),
-            ids("invalid_reason", &t.invalid_reason, &t.reasons),
+            ids("invalid_reason", &t.invalid_reason, &t.reasons)?,
             Column::new("input_index".into(), input_index),
             Column::new("input_row".into(), input_row),
         ],

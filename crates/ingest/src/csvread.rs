@@ -5,9 +5,10 @@
 
 use std::io::Read;
 use std::path::Path;
+use std::sync::{PoisonError, RwLock};
 
 use csv::ByteRecord;
-use hexcover_core::{Link, LinkTable};
+use hexcover_core::{IdPool, Link, LinkTable};
 use rayon::prelude::*;
 
 use crate::validate::check_link;
@@ -259,22 +260,13 @@ impl CsvFile {
     }
 
     fn fill(&mut self, want: usize) -> Result<()> {
-        let start = self.pending.len();
-        self.pending.resize(start + want, 0);
-        let mut got = 0;
-        while got < want {
-            let n = self
-                .file
-                .read(&mut self.pending[start + got..])
-                .map_err(|e| Error::io(&self.path, e))?;
-            if n == 0 {
-                self.eof = true;
-                break;
-            }
-            got += n;
-        }
-        self.pending.truncate(start + got);
-        Ok(())
+        fill_from(
+            &mut self.file,
+            &mut self.pending,
+            &mut self.eof,
+            &self.path,
+            want,
+        )
     }
 
     /// Read blocks of about `bytes` (at least 1 KiB) instead of 32 MiB: the
@@ -297,18 +289,25 @@ impl CsvFile {
     ) -> Result<Parsed> {
         let mut out = Parsed::default();
         out.table.add_input(&self.input_name);
-        self.parse_blocks(parser, parallel, progress, &mut |part| {
-            out.table.append(&part.table);
+        let ids = SharedIds::default();
+        self.parse_blocks(parser, parallel, Some(&ids), progress, &mut |part| {
+            // The parts' codes are codes of `ids` already.
+            let same = |code: u32| code;
+            out.table.append_with_codes(&part.table, same, same, same);
             out.rejects.extend(part.rejects);
             out.rows_read += part.rows_read;
             Ok(())
         })?;
+        [out.table.tx_ids, out.table.rx_ids, out.table.reasons] = ids.into_pools();
+        out.table.renumber_ids_by_first_use();
         Ok(out)
     }
 
     /// Parse every remaining row with `parser`, handing the rows of each block
     /// to `sink` in file order (one `Parsed` per chunk of a block, rows
-    /// numbered by line): memory holds one block, not the file.
+    /// numbered by line): memory holds one block, not the file. With `ids`,
+    /// the parts' id codes are codes of those shared pools (and their own
+    /// pools are empty); without, each part has pools of its own.
     ///
     /// # Errors
     /// The first fatal problem in file order, or the sink's error.
@@ -316,13 +315,19 @@ impl CsvFile {
         mut self,
         parser: &dyn RowParser,
         parallel: bool,
+        ids: Option<&SharedIds>,
         progress: &dyn Fn(u64),
-        sink: &mut dyn FnMut(Parsed) -> Result<()>,
+        sink: &mut (dyn FnMut(Parsed) -> Result<()> + Send),
     ) -> Result<()> {
+        // A pipeline of three: while the workers parse block k, one of them
+        // hands block k − 1's parts to the sink (merging ids, writing) and
+        // reads block k + 1, so the sequential steps do not idle the cores.
+        let mut parsed: Vec<Result<Parsed>> = Vec::new();
+        let mut parsed_bytes = 0_u64;
+        if !self.eof {
+            self.fill(self.block_bytes)?;
+        }
         loop {
-            if !self.eof {
-                self.fill(self.block_bytes)?;
-            }
             let pieces = if parallel {
                 rayon::current_num_threads() * 2
             } else {
@@ -335,6 +340,7 @@ impl CsvFile {
             if self.eof
                 && let Some(offset) = scan.open_quote
             {
+                sink_in_order(std::mem::take(&mut parsed), sink)?;
                 let line = self.next_line
                     + memchr::memchr_iter(b'\n', &self.pending[..offset]).count() as u64;
                 return Err(Error::malformed(
@@ -348,6 +354,7 @@ impl CsvFile {
                 _ if self.eof => self.pending.len(),
                 Some(cut) => cut,
                 None if self.pending.len() > MAX_LINE_BYTES => {
+                    sink_in_order(std::mem::take(&mut parsed), sink)?;
                     return Err(Error::malformed(
                         &self.path,
                         self.next_line,
@@ -355,7 +362,10 @@ impl CsvFile {
                         "no line end within 64 MiB (an unclosed quote or a huge field)",
                     ));
                 }
-                None => continue,
+                None => {
+                    self.fill(self.block_bytes)?;
+                    continue;
+                }
             };
             let block: Vec<u8> = self.pending.drain(..cut).collect();
             let mut bounds = vec![0];
@@ -374,24 +384,85 @@ impl CsvFile {
                 input_name: &self.input_name,
                 columns: &self.columns,
                 parser,
+                ids,
             };
-            let results: Vec<Result<Parsed>> = chunks
-                .par_iter()
-                .zip(first_lines.par_iter())
-                .map(|(&(start, end), &first_line)| ctx.parse_chunk(&block[start..end], first_line))
-                .collect();
-            for part in results {
-                sink(part?)?;
+            let previous = std::mem::take(&mut parsed);
+            let (results, sunk_and_read) = rayon::join(
+                || -> Vec<Result<Parsed>> {
+                    chunks
+                        .par_iter()
+                        .zip(first_lines.par_iter())
+                        .map(|(&(start, end), &first_line)| {
+                            ctx.parse_chunk(&block[start..end], first_line)
+                        })
+                        .collect()
+                },
+                || -> Result<()> {
+                    sink_in_order(previous, sink)?;
+                    if !self.eof {
+                        fill_from(
+                            &mut self.file,
+                            &mut self.pending,
+                            &mut self.eof,
+                            &self.path,
+                            self.block_bytes,
+                        )?;
+                    }
+                    Ok(())
+                },
+            );
+            sunk_and_read?;
+            if parsed_bytes > 0 {
+                progress(parsed_bytes);
             }
+            parsed = results;
             self.next_line = line;
             self.bytes_done += block.len() as u64;
-            progress(self.bytes_done);
+            parsed_bytes = self.bytes_done;
             if self.eof && self.pending.is_empty() {
                 break;
             }
         }
+        sink_in_order(parsed, sink)?;
+        progress(parsed_bytes);
         Ok(())
     }
+}
+
+/// Hand parsed parts to `sink` in file order, stopping at the first error.
+fn sink_in_order(
+    parts: Vec<Result<Parsed>>,
+    sink: &mut (dyn FnMut(Parsed) -> Result<()> + Send),
+) -> Result<()> {
+    for part in parts {
+        sink(part?)?;
+    }
+    Ok(())
+}
+
+/// Append up to `want` bytes of `file` to `pending`; sets `eof` at its end.
+fn fill_from(
+    file: &mut std::fs::File,
+    pending: &mut Vec<u8>,
+    eof: &mut bool,
+    path: &Path,
+    want: usize,
+) -> Result<()> {
+    let start = pending.len();
+    pending.resize(start + want, 0);
+    let mut got = 0;
+    while got < want {
+        let n = file
+            .read(&mut pending[start + got..])
+            .map_err(|e| Error::io(path, e))?;
+        if n == 0 {
+            *eof = true;
+            break;
+        }
+        got += n;
+    }
+    pending.truncate(start + got);
+    Ok(())
 }
 
 struct ChunkContext<'a> {
@@ -399,6 +470,80 @@ struct ChunkContext<'a> {
     input_name: &'a str,
     columns: &'a [String],
     parser: &'a dyn RowParser,
+    ids: Option<&'a SharedIds>,
+}
+
+/// Transmitter, receiver and reason pools shared by the chunks of one file.
+/// A chunk codes its links against them, so merging chunks copies codes
+/// instead of re-interning every id once per chunk (tens of thousands of
+/// device ids × hundreds of chunks on large files).
+#[derive(Default)]
+pub(crate) struct SharedIds {
+    pools: [RwLock<IdPool>; 3],
+}
+
+/// Marks a chunk's provisional code of an id that the shared pool lacked.
+const NEW_ID: u32 = 1 << 31;
+
+impl SharedIds {
+    /// The pools: transmitters, receivers, reasons.
+    pub fn into_pools(self) -> [IdPool; 3] {
+        self.pools
+            .map(|p| p.into_inner().unwrap_or_else(PoisonError::into_inner))
+    }
+
+    /// Code `table`'s ids (tx, rx, reasons) against the shared pools.
+    /// `table`'s own pools hold only the ids the shared pools lacked, with
+    /// provisional codes `NEW_ID | local code`; they are added under one
+    /// write lock per pool and the table's codes rewritten. Chunks look ids
+    /// up under a read lock held for the whole chunk, not per row.
+    fn publish(&self, table: &mut LinkTable) {
+        let locals = [
+            std::mem::take(&mut table.tx_ids),
+            std::mem::take(&mut table.rx_ids),
+            std::mem::take(&mut table.reasons),
+        ];
+        let maps: Vec<Vec<u32>> = locals
+            .iter()
+            .zip(&self.pools)
+            .map(|(local, pool)| {
+                if local.is_empty() {
+                    return Vec::new();
+                }
+                let mut pool = pool.write().unwrap_or_else(PoisonError::into_inner);
+                local.names().iter().map(|n| pool.intern(n)).collect()
+            })
+            .collect();
+        let final_code = |map: &[u32]| {
+            let map = map.to_vec();
+            move |code: u32| {
+                if code & NEW_ID == 0 {
+                    code
+                } else {
+                    map.get((code & !NEW_ID) as usize).copied().unwrap_or(code)
+                }
+            }
+        };
+        if !maps[0].is_empty() {
+            table.tx_id.map_in_place(final_code(&maps[0]));
+        }
+        if !maps[1].is_empty() {
+            table.rx_id.map_in_place(final_code(&maps[1]));
+        }
+        if !maps[2].is_empty() {
+            table.invalid_reason.map_in_place(final_code(&maps[2]));
+        }
+    }
+}
+
+/// The code of `name`: the shared pool's, or a provisional one from `local`.
+fn code_of(shared: Option<&IdPool>, local: &mut IdPool, name: &str) -> u32 {
+    match shared {
+        Some(pool) => pool
+            .code(name)
+            .unwrap_or_else(|| NEW_ID | local.intern(name)),
+        None => local.intern(name),
+    }
 }
 
 impl ChunkContext<'_> {
@@ -413,6 +558,15 @@ impl ChunkContext<'_> {
             .from_reader(bytes);
         let mut record = ByteRecord::new();
         let mut lines = LineCounter::new(bytes, first_line);
+        let guards = self.ids.map(|ids| {
+            ids.pools
+                .each_ref()
+                .map(|p| p.read().unwrap_or_else(PoisonError::into_inner))
+        });
+        let shared: [Option<&IdPool>; 3] = match &guards {
+            Some([tx, rx, reasons]) => [Some(tx), Some(rx), Some(reasons)],
+            None => [None; 3],
+        };
         while let Some(line) = next_record(&mut reader, &mut record, &mut lines, self.path)? {
             out.rows_read += 1;
             let text = check_fields(&record, self.columns, self.path, line)?;
@@ -441,10 +595,13 @@ impl ChunkContext<'_> {
             });
             match checked {
                 Ok(p) => {
-                    let tx = p.tx_id.map(|s| out.table.tx_ids.intern(s));
-                    let rx = p.rx_id.map(|s| out.table.rx_ids.intern(s));
-                    let reason = p.invalid_reason.map(|s| out.table.reasons.intern(s));
-                    out.table.push_coded(&p.link, tx, rx, reason, line);
+                    let t = &mut out.table;
+                    let tx = p.tx_id.map(|s| code_of(shared[0], &mut t.tx_ids, s));
+                    let rx = p.rx_id.map(|s| code_of(shared[1], &mut t.rx_ids, s));
+                    let reason = p
+                        .invalid_reason
+                        .map(|s| code_of(shared[2], &mut t.reasons, s));
+                    t.push_coded(&p.link, tx, rx, reason, line);
                 }
                 Err(RowError::Reject(r)) => out.rejects.push(Reject {
                     input: self.input_name.to_owned(),
@@ -455,6 +612,10 @@ impl ChunkContext<'_> {
                 }),
                 Err(RowError::Fatal(e)) => return Err(e),
             }
+        }
+        drop(guards);
+        if let Some(ids) = self.ids {
+            ids.publish(&mut out.table);
         }
         Ok(out)
     }

@@ -27,8 +27,10 @@ use crate::{
 /// A boxed error of a [`LinkSink`].
 pub type SinkError = Box<dyn std::error::Error + Send + Sync>;
 
-/// Where a streaming ingest hands its output, in input order.
-pub trait LinkSink {
+/// Where a streaming ingest hands its output, in input order. `Send`: the CSV
+/// reader hands it a block's links on a worker thread while the next block is
+/// parsed.
+pub trait LinkSink: Send {
     /// Called once before anything else with the names of the link inputs
     /// (in order, each once): what `LinkTable::inputs` lists in the in-memory
     /// path, and what `input_index` of later chunks refers to by name.
@@ -215,7 +217,7 @@ pub fn ingest_streaming(
                 let file = CsvFile::open(path, &name)?.with_block_bytes(stream.csv_block_bytes);
                 let parser = links_csv::LinkCsvParser::new(&file, path, &seen)?;
                 let parallel = options.parallel && parser.parallel();
-                file.parse_blocks(&parser, parallel, &advance, &mut |part| {
+                file.parse_blocks(&parser, parallel, None, &advance, &mut |part| {
                     chunks.add(part, &mut summary)
                 })?;
             }
