@@ -25,6 +25,10 @@
 //! This reads about half the samples that full-length radials at the rim's
 //! density would.
 //!
+//! Predictions are asked for a few hundred samples at a time
+//! ([`RssiModel::predict_many`], on the model [`RssiModel::prepared`] once
+//! per run): the learned model walks each tree over many paths at once.
+//!
 //! The cell holding the site takes the first sample's features (one step
 //! out): distance 0 has no path. Cells whose radial leaves the terrain (the
 //! DEM ends) are left out and counted in [`CoverageStats::cells_without_terrain`].
@@ -38,7 +42,8 @@ use rayon::prelude::*;
 
 use crate::error::{Error, Result, check_k_factor};
 use crate::features::{FeatureSweep, PathFeatures, SweepSite};
-use crate::rssi_model::{LinkBudget, RssiModel};
+use crate::local_grid;
+use crate::rssi_model::{LinkBudget, RssiModel, RssiPrediction};
 
 /// Default receiver antenna height above ground, m (DESIGN.md radio defaults).
 pub const DEFAULT_SITE_HEIGHT_AGL_M: f64 = 10.0;
@@ -405,7 +410,7 @@ impl RadialTree {
     fn radial_at(&self, bearing_rad: f64, i: usize) -> usize {
         let mut level = self.level_at(i);
         let count = self.n0 << level;
-        let mut j = ((bearing_rad / TAU * count as f64).round() as usize) % count;
+        let mut j = round_nonneg(bearing_rad / TAU * count as f64) % count;
         while level > 0 && j.is_multiple_of(2) {
             j /= 2;
             level -= 1;
@@ -449,6 +454,14 @@ impl RadialTree {
         }
         self.id(level, j)
     }
+}
+
+/// `x.round() as usize` for a finite x ≥ 0 below 2^52 (halves away from
+/// zero), without the libm call that `round` is on baseline x86-64: the
+/// integer part and `x` minus it are exact there.
+fn round_nonneg(x: f64) -> usize {
+    let whole = x as usize;
+    whole + usize::from(x - whole as f64 >= 0.5)
 }
 
 /// The point `distance_m` from `from` along the great circle of initial
@@ -530,6 +543,9 @@ pub fn site_coverage(
     model: &dyn RssiModel,
 ) -> Result<SiteCoverage> {
     params.check()?;
+    // Set up once for the many predictions to come (the learned model
+    // compiles its trees).
+    let model = &*model.prepared();
     let site = params.site;
     let ground_m = terrain
         .elevation_m(site)
@@ -566,13 +582,16 @@ pub fn site_coverage(
     let mut cells: Vec<(CellIndex, f64)> = Vec::new();
     let mut jobs_radial: Vec<u32> = Vec::new();
     let mut jobs: Vec<Job> = Vec::new();
-    for cell in origin.grid_disk::<Vec<_>>(rings) {
+    let disk = origin.grid_disk::<Vec<_>>(rings);
+    let centres = local_grid::polar_centres(&disk, origin, |cell| {
         let centre = LatLng::from(cell);
-        let (distance_m, bearing) = polar.to(centre.lat_radians(), centre.lng_radians());
+        polar.to(centre.lat_radians(), centre.lng_radians())
+    });
+    for (cell, (distance_m, bearing)) in disk.into_iter().zip(centres) {
         if distance_m > params.radius_m {
             continue;
         }
-        let i = ((distance_m / step_m).round() as usize).clamp(1, tree.last);
+        let i = round_nonneg(distance_m / step_m).clamp(1, tree.last);
         let radial = tree.radial_at(bearing, i);
         jobs.push(Job {
             sample: i as u32,
@@ -613,8 +632,10 @@ pub fn site_coverage(
     }
     let fresh = FeatureSweep::new(sweep_site)?;
     let sweep_sector = |ids: &Vec<usize>| -> Result<(Vec<(u32, HexCoverage)>, CoverageStats)> {
-        let mut out = Vec::new();
         let mut stats = CoverageStats::default();
+        // Sized once: growing a vector this large costs copies and page faults.
+        let sector_cells = ids.iter().map(|&id| start[id + 1] - start[id]).sum();
+        let mut batch = Batch::new(&cells, params.threshold_dbm, sector_cells);
         let mut snapshots: HashMap<usize, FeatureSweep> = HashMap::new();
         let mut elevations: Vec<f64> = Vec::with_capacity(tree.last + 1);
         for &id in ids {
@@ -652,39 +673,21 @@ pub fn site_coverage(
                 }
                 sweep.push(i as f64 * step_m, ground)?;
                 stats.samples += 1;
-                if next_job < jobs.len() && jobs[next_job].sample as usize == i {
-                    let Some(features) = sweep.features() else {
-                        // Cannot happen after a push; if it did, these cells
-                        // stay empty (counted as without terrain) and the
-                        // radial's later cells are still served.
-                        while next_job < jobs.len() && jobs[next_job].sample as usize == i {
-                            next_job += 1;
-                        }
-                        continue;
-                    };
-                    let prediction = model.predict(&features, &budget);
-                    let p_covered = prediction.p_at_least(params.threshold_dbm);
+                let from = next_job;
+                while next_job < jobs.len() && jobs[next_job].sample as usize == i {
+                    next_job += 1;
+                }
+                // Cannot be None after a push; if it were, these cells would
+                // stay empty (counted as without terrain).
+                if next_job > from
+                    && let Some(features) = sweep.features()
+                {
                     stats.predictions += 1;
-                    while next_job < jobs.len() && jobs[next_job].sample as usize == i {
-                        let job = jobs[next_job];
-                        let (cell, distance_m) = cells[job.cell as usize];
-                        out.push((
-                            job.cell,
-                            HexCoverage {
-                                cell,
-                                distance_m,
-                                rssi_pred_dbm: prediction.mean_dbm,
-                                rssi_p10_dbm: prediction.p10_dbm,
-                                rssi_p90_dbm: prediction.p90_dbm,
-                                p_covered,
-                            },
-                        ));
-                        next_job += 1;
-                    }
+                    batch.push(features, &jobs[from..next_job], model, &budget);
                 }
             }
         }
-        Ok((out, stats))
+        Ok((batch.finish(model, &budget), stats))
     };
     let swept: Vec<(Vec<(u32, HexCoverage)>, CoverageStats)> = sectors
         .par_iter()
@@ -705,6 +708,79 @@ pub fn site_coverage(
     let hexes: Vec<HexCoverage> = results.into_iter().flatten().collect();
     stats.cells_without_terrain = cells.len() - hexes.len();
     Ok(SiteCoverage { hexes, stats })
+}
+
+/// Radial samples waiting for their predictions: the model is asked for
+/// [`Batch::SIZE`] at a time ([`RssiModel::predict_many`]), which lets the
+/// learned model walk each tree over many paths at once.
+struct Batch<'a> {
+    cells: &'a [(CellIndex, f64)],
+    threshold_dbm: f64,
+    features: Vec<PathFeatures>,
+    /// The cells (jobs) of each sample in `features`.
+    jobs: Vec<&'a [Job]>,
+    predictions: Vec<RssiPrediction>,
+    out: Vec<(u32, HexCoverage)>,
+}
+
+impl<'a> Batch<'a> {
+    const SIZE: usize = 256;
+
+    fn new(cells: &'a [(CellIndex, f64)], threshold_dbm: f64, capacity: usize) -> Self {
+        Self {
+            cells,
+            threshold_dbm,
+            features: Vec::with_capacity(Self::SIZE),
+            jobs: Vec::with_capacity(Self::SIZE),
+            predictions: Vec::with_capacity(Self::SIZE),
+            out: Vec::with_capacity(capacity),
+        }
+    }
+
+    /// Queues one sample's features for its cells `jobs`.
+    fn push(
+        &mut self,
+        features: PathFeatures,
+        jobs: &'a [Job],
+        model: &dyn RssiModel,
+        budget: &LinkBudget,
+    ) {
+        self.features.push(features);
+        self.jobs.push(jobs);
+        if self.features.len() == Self::SIZE {
+            self.flush(model, budget);
+        }
+    }
+
+    fn flush(&mut self, model: &dyn RssiModel, budget: &LinkBudget) {
+        self.predictions.clear();
+        model.predict_many(&self.features, budget, &mut self.predictions);
+        for (prediction, jobs) in self.predictions.iter().zip(&self.jobs) {
+            let p_covered = prediction.p_at_least(self.threshold_dbm);
+            for job in *jobs {
+                let (cell, distance_m) = self.cells[job.cell as usize];
+                self.out.push((
+                    job.cell,
+                    HexCoverage {
+                        cell,
+                        distance_m,
+                        rssi_pred_dbm: prediction.mean_dbm,
+                        rssi_p10_dbm: prediction.p10_dbm,
+                        rssi_p90_dbm: prediction.p90_dbm,
+                        p_covered,
+                    },
+                ));
+            }
+        }
+        self.features.clear();
+        self.jobs.clear();
+    }
+
+    /// Predicts what is still queued; every answer, by cell number.
+    fn finish(mut self, model: &dyn RssiModel, budget: &LinkBudget) -> Vec<(u32, HexCoverage)> {
+        self.flush(model, budget);
+        self.out
+    }
 }
 
 /// The physical id of the child that radial `id` has at level `level`.

@@ -72,15 +72,16 @@
 //! largest of ν at those three vertices rather than over every sample, so it
 //! can be below the exact maximum on a line-of-sight path; and the
 //! **obstructed share** counts samples whose elevation angle from the site
-//! exceeds the direct ray's in 512 angle bins (a Fenwick tree), so samples in
-//! the ray's own bin count as clear.
+//! exceeds the direct ray's in 512 angle bins (counts per bin and per block
+//! of 32 bins), so samples in the ray's own bin count as clear.
 use std::f64::consts::SQRT_2;
+use std::sync::LazyLock;
 
 use hexcover_core::{EARTH_RADIUS_M, STANDARD_K_FACTOR};
 
 use crate::RadioPath;
 use crate::error::{Error, Result, check_k_factor, finite, non_negative, positive};
-use crate::free_space::free_space_db;
+use crate::free_space::{free_space_db_from, free_space_freq_term_db};
 use crate::knife_edge::knife_edge_loss_db;
 use crate::path::wavelength_m;
 
@@ -340,6 +341,8 @@ impl SweepSite {
 
 /// Number of angle bins of the obstructed-share counter.
 const ANGLE_BINS: usize = 512;
+/// Bins per block of the obstructed-share counts.
+const BIN_BLOCK: usize = 32;
 /// Slope scale of the angle bins: bins are uniform in asinh(slope / this),
 /// fine near the horizontal where far samples lie.
 const ANGLE_BIN_SLOPE: f64 = 1.0e-3;
@@ -347,8 +350,101 @@ const ANGLE_BIN_SLOPE: f64 = 1.0e-3;
 const ANGLE_BIN_RANGE: f64 = 9.0;
 
 fn angle_bin(slope: f64) -> usize {
-    let x = (slope / ANGLE_BIN_SLOPE).asinh();
-    let t = (x + ANGLE_BIN_RANGE) / (2.0 * ANGLE_BIN_RANGE) * ANGLE_BINS as f64;
+    // `f64::asinh` takes a `hypot` and a `ln_1p`, and this runs once per
+    // sample (≈ 7 % of a coverage sweep with them). Instead: a guess from a
+    // table indexed by the slope's exponent and top mantissa bits, moved to
+    // the bin whose edges (a second table) hold the slope. The edge table
+    // and the definition can disagree only by rounding, within a hair of an
+    // edge; there the definition decides, so the bins are exactly the
+    // definition's.
+    if !slope.is_finite() {
+        return angle_bin_exact(slope);
+    }
+    let tables = &*ANGLE_BIN_TABLES;
+    let guess = usize::from(tables.guess[guess_bucket(slope.abs())]);
+    let mut bin = if slope < 0.0 {
+        ANGLE_BINS - 1 - guess
+    } else {
+        guess
+    };
+    let edges = &tables.edges;
+    while bin > 0 && slope < edges[bin] {
+        bin -= 1;
+    }
+    while bin < ANGLE_BINS - 1 && slope >= edges[bin + 1] {
+        bin += 1;
+    }
+    let near = |edge: f64| (slope - edge).abs() <= 1e-9 * edge.abs() + 1e-15;
+    if near(edges[bin]) || near(edges[bin + 1]) {
+        return angle_bin_exact(slope);
+    }
+    bin
+}
+
+/// Mantissa bits of a guess bucket: buckets 1/64 of an octave wide hold at
+/// most one bin edge (bins are ≥ 1/28 of asinh's unit wide, and asinh grows
+/// at most as fast as ln), so a guess is at most one bin off.
+const GUESS_MANTISSA_BITS: u32 = 6;
+/// The smallest bucket: slopes below 2^-30 (≈ 1e-9) share one guess.
+const GUESS_MIN_EXPONENT: i32 = -30;
+/// Buckets up to slopes of 2^10, beyond the last bin edge (≈ 8.1).
+const GUESS_BUCKETS: usize = 40 << GUESS_MANTISSA_BITS;
+
+/// The guess bucket of a slope magnitude `a` ≥ 0.
+fn guess_bucket(a: f64) -> usize {
+    let shift = 52 - GUESS_MANTISSA_BITS;
+    let first = (((1023 + GUESS_MIN_EXPONENT) as u64) << GUESS_MANTISSA_BITS) as usize;
+    ((a.to_bits() >> shift) as usize)
+        .saturating_sub(first)
+        .min(GUESS_BUCKETS - 1)
+}
+
+/// The tables of [`angle_bin`].
+struct AngleBinTables {
+    /// Where each bin starts, as a slope: `[k]` for bin k (−∞ for bin 0),
+    /// and +∞ past the last.
+    edges: [f64; ANGLE_BINS + 1],
+    /// The bin of the smallest positive slope of each guess bucket.
+    guess: Vec<u16>,
+}
+
+static ANGLE_BIN_TABLES: LazyLock<AngleBinTables> = LazyLock::new(|| {
+    let edges = std::array::from_fn(|k| match k {
+        0 => f64::NEG_INFINITY,
+        ANGLE_BINS => f64::INFINITY,
+        _ => {
+            let x = k as f64 * (2.0 * ANGLE_BIN_RANGE) / ANGLE_BINS as f64 - ANGLE_BIN_RANGE;
+            ANGLE_BIN_SLOPE * x.sinh()
+        }
+    });
+    let shift = 52 - GUESS_MANTISSA_BITS;
+    let first = ((1023 + GUESS_MIN_EXPONENT) as u64) << GUESS_MANTISSA_BITS;
+    let guess = (0..GUESS_BUCKETS as u64)
+        .map(|b| {
+            let lowest = if b == 0 {
+                0.0
+            } else {
+                f64::from_bits((first + b) << shift)
+            };
+            // At most 511: fits a u16.
+            angle_bin_exact(lowest) as u16
+        })
+        .collect();
+    AngleBinTables { edges, guess }
+});
+
+/// The angle bin by its definition.
+fn angle_bin_exact(slope: f64) -> usize {
+    bin_index(angle_bin_position((slope / ANGLE_BIN_SLOPE).asinh()))
+}
+
+/// Fractional bin position of an asinh-scaled slope: bins are uniform in
+/// asinh(slope / ANGLE_BIN_SLOPE) over ±ANGLE_BIN_RANGE.
+fn angle_bin_position(x: f64) -> f64 {
+    (x + ANGLE_BIN_RANGE) / (2.0 * ANGLE_BIN_RANGE) * ANGLE_BINS as f64
+}
+
+fn bin_index(t: f64) -> usize {
     // NaN never reaches here (inputs are checked); clamp the tails.
     t.clamp(0.0, (ANGLE_BINS - 1) as f64) as usize
 }
@@ -374,13 +470,19 @@ pub struct FeatureSweep {
     /// 1 / (2kR), 1/m (0 for a flat earth).
     drop_per_m2: f64,
     lambda_m: f64,
+    /// The frequency's term of the free-space loss, dB (taken once).
+    free_space_freq_db: f64,
     /// Upper convex hull of the committed intermediate samples.
     hull: Vec<Point>,
     /// Steepest site-frame slope from the site antenna to a committed sample,
     /// and that sample.
     horizon: Option<(f64, Point)>,
-    /// Fenwick tree of committed samples' slope bins.
-    fenwick: Vec<u32>,
+    /// Committed samples per slope bin, and per block of [`BIN_BLOCK`]
+    /// bins: a sample costs two increments (every sample is added, only
+    /// predicted ones are counted, so adding must be the cheap side), a
+    /// count at most 15 + 32 additions.
+    bin_counts: Vec<u32>,
+    block_counts: [u32; ANGLE_BINS / BIN_BLOCK],
     committed: u32,
     /// The latest pushed sample (the device position): distance, raw ground.
     current: Option<(f64, f64)>,
@@ -392,6 +494,9 @@ pub struct FeatureSweep {
     ground_max: f64,
     /// Exponential average of the ground, scale LOCAL_GROUND_SCALE_M.
     ground_local: f64,
+    /// The last step between samples and its weight in `ground_local`
+    /// (see [`FeatureSweep::local_weight`]; NaN: none yet).
+    local_step: (f64, f64),
 }
 
 impl FeatureSweep {
@@ -411,9 +516,11 @@ impl FeatureSweep {
             site_antenna_m: site.ground_m + site.height_agl_m,
             drop_per_m2,
             lambda_m: wavelength_m(site.freq_mhz),
+            free_space_freq_db: free_space_freq_term_db(site.freq_mhz),
             hull: Vec::new(),
             horizon: None,
-            fenwick: vec![0; ANGLE_BINS + 1],
+            bin_counts: vec![0; ANGLE_BINS],
+            block_counts: [0; ANGLE_BINS / BIN_BLOCK],
             committed: 0,
             current: None,
             ground_n: 0.0,
@@ -422,6 +529,7 @@ impl FeatureSweep {
             ground_min: 0.0,
             ground_max: 0.0,
             ground_local: 0.0,
+            local_step: (f64::NAN, 0.0),
         };
         sweep.reset();
         Ok(sweep)
@@ -437,7 +545,8 @@ impl FeatureSweep {
     pub fn reset(&mut self) {
         self.hull.clear();
         self.horizon = None;
-        self.fenwick.fill(0);
+        self.bin_counts.fill(0);
+        self.block_counts.fill(0);
         self.committed = 0;
         self.current = None;
         let g = self.site.ground_m;
@@ -482,10 +591,20 @@ impl FeatureSweep {
         self.ground_m2 += delta * (ground_m - self.ground_mean);
         self.ground_min = self.ground_min.min(ground_m);
         self.ground_max = self.ground_max.max(ground_m);
-        let alpha = 1.0 - (-(distance_m - previous_m) / LOCAL_GROUND_SCALE_M).exp();
+        let alpha = self.local_weight(distance_m - previous_m);
         self.ground_local += alpha * (ground_m - self.ground_local);
         self.current = Some((distance_m, ground_m));
         Ok(())
+    }
+
+    /// Weight of a new sample `step_m` beyond the previous one in the local
+    /// ground average, 1 − exp(−step / scale). A sweep at a fixed step asks
+    /// for the same step every time, so the last answer is kept.
+    fn local_weight(&mut self, step_m: f64) -> f64 {
+        if step_m.to_bits() != self.local_step.0.to_bits() {
+            self.local_step = (step_m, 1.0 - (-step_m / LOCAL_GROUND_SCALE_M).exp());
+        }
+        self.local_step.1
     }
 
     fn frame(&self, d: f64, ground_m: f64) -> Point {
@@ -512,23 +631,17 @@ impl FeatureSweep {
             }
         }
         self.hull.push(p);
-        let mut i = angle_bin(slope) + 1;
-        while i <= ANGLE_BINS {
-            self.fenwick[i] += 1;
-            i += i & i.wrapping_neg();
-        }
+        let bin = angle_bin(slope);
+        self.bin_counts[bin] += 1;
+        self.block_counts[bin / BIN_BLOCK] += 1;
         self.committed += 1;
     }
 
     /// Committed samples in bins ≤ `bin`.
     fn count_up_to(&self, bin: usize) -> u32 {
-        let mut i = bin + 1;
-        let mut sum = 0;
-        while i > 0 {
-            sum += self.fenwick[i];
-            i &= i - 1;
-        }
-        sum
+        let block = bin / BIN_BLOCK;
+        self.block_counts[..block].iter().sum::<u32>()
+            + self.bin_counts[block * BIN_BLOCK..=bin].iter().sum::<u32>()
     }
 
     /// The hull vertex that the steepest ray from `device` (to the right of
@@ -574,21 +687,22 @@ impl FeatureSweep {
     /// the rays to its top.
     fn deygout_db(&self, site: Point, device: Point, candidates: [Point; 3]) -> f64 {
         let total = device.d - site.d;
-        // ν of p relative to the chord a → b (ζ-scaled as the ITU variant does).
-        let nu = |a: Point, b: Point, p: Point| -> Option<f64> {
-            if !(p.d > a.d && p.d < b.d) {
-                return None;
-            }
-            let slope = (b.z - a.z) / (b.d - a.d);
-            let h = p.z - (a.z + slope * (p.d - a.d));
-            let (d1, d2) = (p.d - a.d, b.d - p.d);
-            let zeta = slope.atan().cos();
-            Some(zeta * h * (2.0 * (d1 + d2) / (self.lambda_m * d1 * d2)).sqrt())
-        };
+        // The candidate with the largest ν relative to the chord a → b
+        // (ζ-scaled as the ITU variant does; ζ depends on the chord only, so
+        // its atan and cos are taken once per chord, not per candidate).
         let worst = |a: Point, b: Point| -> Option<(Point, f64)> {
+            let slope = (b.z - a.z) / (b.d - a.d);
+            let mut zeta = None;
             candidates
                 .iter()
-                .filter_map(|&p| nu(a, b, p).map(|v| (p, v)))
+                .filter(|p| p.d > a.d && p.d < b.d)
+                .map(|&p| {
+                    let zeta = *zeta.get_or_insert_with(|| slope.atan().cos());
+                    let h = p.z - (a.z + slope * (p.d - a.d));
+                    let (d1, d2) = (p.d - a.d, b.d - p.d);
+                    let nu = zeta * h * (2.0 * (d1 + d2) / (self.lambda_m * d1 * d2)).sqrt();
+                    (p, nu)
+                })
                 .max_by(|x, y| x.1.total_cmp(&y.1))
         };
         let Some((m, nu_m)) = worst(site, device) else {
@@ -668,25 +782,32 @@ impl FeatureSweep {
             device,
             [site_obstacle, device_horizon, highest],
         );
-        let l_uc = knife_edge_loss_db(nu_b);
+        let knife_edge_db = knife_edge_loss_db(nu_max);
+        // On a line-of-sight path Bullington's ν is ν_max: one J(ν) for both.
+        let l_uc = if nu_b.to_bits() == nu_max.to_bits() {
+            knife_edge_db
+        } else {
+            knife_edge_loss_db(nu_b)
+        };
         let bullington_db = l_uc + (1.0 - (-l_uc / 6.0).exp()) * (10.0 + 0.02 * dist / 1000.0);
-        let free_space_db = free_space_db(dist, site.freq_mhz);
+        let free_space_db = free_space_db_from(self.free_space_freq_db, dist);
         let terrain_std_m = if self.ground_n > 1.0 {
             (self.ground_m2 / (self.ground_n - 1.0)).max(0.0).sqrt()
         } else {
             0.0
         };
+        let elevation_angle_deg = ray.atan().to_degrees();
         Some(PathFeatures {
             log10_distance_m: dist.log10(),
             freq_mhz: site.freq_mhz,
             tx_height_agl_m: site.device_height_agl_m,
             rx_height_agl_m: site.height_agl_m,
             rx_above_tx_m: h_s - (g_dev + site.device_height_agl_m),
-            elevation_angle_deg: ray.atan().to_degrees(),
-            los_margin_deg: ray.atan().to_degrees() - horizon_slope.atan().to_degrees(),
+            elevation_angle_deg,
+            los_margin_deg: elevation_angle_deg - horizon_slope.atan().to_degrees(),
             los_clearance_m: -max_excess_m,
             fresnel_ratio_min: (-nu_max / SQRT_2).clamp(-FRESNEL_RATIO_LIMIT, FRESNEL_RATIO_LIMIT),
-            knife_edge_loss_db: knife_edge_loss_db(nu_max),
+            knife_edge_loss_db: knife_edge_db,
             bullington_loss_db: bullington_db,
             deygout_loss_db: deygout_db,
             free_space_loss_db: free_space_db,
@@ -794,6 +915,44 @@ mod tests {
         ))
         .unwrap();
         assert_eq!(again, whole);
+    }
+
+    #[test]
+    fn fast_angle_bins_are_the_exact_ones() {
+        let mut slopes = vec![
+            0.0,
+            -0.0,
+            1e-300,
+            -1e-300,
+            1e160,
+            -1e160,
+            f64::MAX,
+            f64::MIN,
+        ];
+        // Every bin edge (where the tables hand over to the definition) and
+        // its neighbours.
+        for k in 0..=ANGLE_BINS {
+            let x = k as f64 * 2.0 * ANGLE_BIN_RANGE / ANGLE_BINS as f64 - ANGLE_BIN_RANGE;
+            let edge = ANGLE_BIN_SLOPE * x.sinh();
+            let mut below = edge;
+            let mut above = edge;
+            for _ in 0..4 {
+                slopes.extend([below, above]);
+                below = f64::from_bits(below.to_bits().wrapping_sub(1));
+                above = f64::from_bits(above.to_bits() + 1);
+            }
+            slopes.extend([edge * (1.0 - 1e-10), edge * (1.0 + 1e-10), edge * 1.001]);
+        }
+        // And a dense log-spaced sweep over both signs.
+        for i in 0..20_000 {
+            let s = 10f64.powf(-12.0 + 16.0 * f64::from(i) / 20_000.0);
+            slopes.extend([s, -s]);
+        }
+        for s in slopes {
+            assert_eq!(angle_bin(s), angle_bin_exact(s), "slope {s:e}");
+        }
+        assert_eq!(angle_bin(f64::INFINITY), ANGLE_BINS - 1);
+        assert_eq!(angle_bin(f64::NEG_INFINITY), 0);
     }
 
     #[test]

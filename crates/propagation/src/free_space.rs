@@ -35,7 +35,18 @@ pub fn free_space_loss_db(distance_m: f64, freq_mhz: f64) -> Result<f64> {
 
 /// Unchecked free-space loss (inputs already validated).
 pub(crate) fn free_space_db(distance_m: f64, freq_mhz: f64) -> f64 {
-    FREE_SPACE_CONSTANT_DB + 20.0 * freq_mhz.log10() + 20.0 * (distance_m / 1000.0).log10()
+    free_space_db_from(free_space_freq_term_db(freq_mhz), distance_m)
+}
+
+/// The frequency's part of [`free_space_db`], for callers that ask for many
+/// distances at one frequency (with [`free_space_db_from`]: the same bits).
+pub(crate) fn free_space_freq_term_db(freq_mhz: f64) -> f64 {
+    FREE_SPACE_CONSTANT_DB + 20.0 * freq_mhz.log10()
+}
+
+/// [`free_space_db`] from its frequency term.
+pub(crate) fn free_space_db_from(freq_term_db: f64, distance_m: f64) -> f64 {
+    freq_term_db + 20.0 * (distance_m / 1000.0).log10()
 }
 
 #[cfg(test)]

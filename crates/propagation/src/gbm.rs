@@ -258,6 +258,84 @@ impl Gbm {
         sum
     }
 
+    /// Predictions for many rows at once: `rows` holds `out.len()` rows of
+    /// `stride` values each (row-major), with the same missing-value rule as
+    /// [`Gbm::predict_row`] (a feature at or beyond `stride` reads as +∞).
+    /// Bit-identical to `predict_row` on each row: every row adds the same
+    /// leaves in the same tree order.
+    ///
+    /// Faster per row for many rows: one walk down a tree is a chain of
+    /// dependent loads (node → feature → compare → next node), so a lone
+    /// walk waits on memory at every level. Here each tree is walked for
+    /// eight rows in lock step, whose chains the CPU overlaps, over a block
+    /// of rows small enough to stay in L1 with the tree. (Per-site coverage
+    /// goes further: it compiles the trees once per run, see `ranked.rs`.)
+    ///
+    /// # Panics
+    /// When `rows` is shorter than `out.len() × stride`.
+    pub fn predict_rows(&self, rows: &[f64], stride: usize, out: &mut [f64]) {
+        // Rows per block: 64 rows of 20 f64 are 10 KB.
+        const BLOCK: usize = 64;
+        assert!(rows.len() >= out.len() * stride, "rows shorter than out");
+        let width = self
+            .split_feature
+            .iter()
+            .map(|&f| usize::from(f) + 1)
+            .max()
+            .unwrap_or(0);
+        if stride < width {
+            // Pad short rows with +∞ once, so the walks need no check.
+            let mut padded = vec![f64::INFINITY; out.len() * width];
+            if stride > 0 {
+                for (dst, src) in padded
+                    .chunks_exact_mut(width)
+                    .zip(rows.chunks_exact(stride))
+                {
+                    dst[..stride].copy_from_slice(src);
+                }
+            }
+            return self.predict_rows(&padded, width, out);
+        }
+        // Each node's threshold beside its feature: one place to load from.
+        let nodes: Vec<Node> = self
+            .split_threshold
+            .iter()
+            .zip(&self.split_feature)
+            .map(|(&threshold, &feature)| Node {
+                threshold,
+                feature: usize::from(feature),
+            })
+            .collect();
+        let internal = (1usize << self.depth) - 1;
+        let leaves = 1usize << self.depth;
+        for (block, sums) in out.chunks_mut(BLOCK).enumerate() {
+            let block_rows = &rows[block * BLOCK * stride..][..sums.len() * stride];
+            sums.fill(self.base);
+            for t in 0..self.n_trees() {
+                let tree = Tree {
+                    nodes: &nodes[t * internal..][..internal],
+                    leaves: &self.leaf_value[t * leaves..][..leaves],
+                    depth: self.depth,
+                };
+                let n = sums.len();
+                let mut lanes = sums.chunks_exact_mut(LANES);
+                for (k, lane_sums) in (&mut lanes).enumerate() {
+                    let first = k * LANES * stride;
+                    tree.add::<LANES>(&block_rows[first..], stride, lane_sums);
+                }
+                let rest = lanes.into_remainder();
+                let first = (n - rest.len()) * stride;
+                for (r, sum) in rest.iter_mut().enumerate() {
+                    tree.add::<1>(
+                        &block_rows[first + r * stride..],
+                        stride,
+                        std::slice::from_mut(sum),
+                    );
+                }
+            }
+        }
+    }
+
     /// Checks the arrays' shapes (after deserializing a model file).
     ///
     /// # Errors
@@ -296,6 +374,42 @@ impl Gbm {
             return Err(Error::Model("non-finite values in the trees".into()));
         }
         Ok(())
+    }
+}
+
+/// Rows walked down a tree in lock step by [`Gbm::predict_rows`].
+const LANES: usize = 8;
+
+/// An internal node as [`Gbm::predict_rows`] reads it.
+#[derive(Debug, Clone, Copy)]
+struct Node {
+    threshold: f64,
+    feature: usize,
+}
+
+/// One tree of a [`Gbm`], borrowed.
+struct Tree<'a> {
+    nodes: &'a [Node],
+    leaves: &'a [f64],
+    depth: usize,
+}
+
+impl Tree<'_> {
+    /// Adds this tree's leaf for each of `L` rows (`rows`, `stride` apart,
+    /// every row longer than the largest feature index) to `sums`.
+    fn add<const L: usize>(&self, rows: &[f64], stride: usize, sums: &mut [f64]) {
+        let mut idx = [0usize; L];
+        for _ in 0..self.depth {
+            for (k, i) in idx.iter_mut().enumerate() {
+                let node = self.nodes[*i];
+                let x = rows[k * stride + node.feature];
+                *i = 2 * *i + 1 + usize::from(x > node.threshold);
+            }
+        }
+        let internal = self.nodes.len();
+        for (sum, i) in sums.iter_mut().zip(idx) {
+            *sum += self.leaves[i - internal];
+        }
     }
 }
 
@@ -572,6 +686,50 @@ mod tests {
                 .map(|r| 10.0 * r[0] + if r[1] > 0.3 { 5.0 } else { 0.0 }),
         );
         (x, y)
+    }
+
+    #[test]
+    fn many_rows_at_once_are_bit_identical() {
+        let mut rng = SplitMix64::new(11);
+        let (rows, features) = (301, 5);
+        let x = Array2::from_shape_fn((rows, features), |_| rng.next_f64() * 10.0 - 5.0);
+        let y = Array1::from_iter(
+            x.rows()
+                .into_iter()
+                .map(|r| r[0] * r[1] - 2.0 * r[2].abs() + if r[3] > 0.5 { r[4] } else { -1.0 }),
+        );
+        let model = GbmParams::new()
+            .n_trees(37)
+            .max_depth(4)
+            .min_samples_leaf(3)
+            .fit(&Dataset::new(x.clone(), y))
+            .unwrap();
+        let flat: Vec<f64> = x.iter().copied().collect();
+        // 301 rows: full blocks, full lanes and a remainder.
+        let mut out = vec![0.0; rows];
+        model.predict_rows(&flat, features, &mut out);
+        for (r, got) in x.rows().into_iter().zip(&out) {
+            assert_eq!(
+                got.to_bits(),
+                model.predict_row(r.as_slice().unwrap()).to_bits()
+            );
+        }
+        // Rows shorter than the features: the missing ones read as +∞.
+        let short: Vec<f64> = x
+            .rows()
+            .into_iter()
+            .flat_map(|r| r.iter().take(3).copied().collect::<Vec<_>>())
+            .collect();
+        model.predict_rows(&short, 3, &mut out);
+        for (r, got) in short.chunks_exact(3).zip(&out) {
+            assert_eq!(got.to_bits(), model.predict_row(r).to_bits());
+        }
+        let mut none = vec![0.0; 4];
+        model.predict_rows(&[], 0, &mut none);
+        assert!(
+            none.iter()
+                .all(|v| v.to_bits() == model.predict_row(&[]).to_bits())
+        );
     }
 
     #[test]

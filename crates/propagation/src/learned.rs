@@ -83,6 +83,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::{Error, Result};
 use crate::features::{FEATURE_COUNT, PathFeatures};
 use crate::gbm::{Gbm, GbmParams};
+use crate::ranked::RankedGbm;
 use crate::rssi_model::{LinkBudget, RssiModel, RssiPrediction};
 
 /// The `format` string of a model file.
@@ -973,15 +974,53 @@ impl LearnedModel {
     /// with its 80 % interval.
     #[must_use]
     pub fn predict_link(&self, features: &PathFeatures, receiver: Option<&str>) -> RssiPrediction {
-        let mean = self.base.predict(features)
-            + self.gbm.predict_row(&features.to_array())
-            + self.receiver_offset_db(receiver);
+        self.link_from_trees(
+            features,
+            self.gbm.predict_row(&features.to_array()),
+            self.receiver_offset_db(receiver),
+        )
+    }
+
+    /// [`LearnedModel::predict_link`] given the trees' sum `trees_db` and the
+    /// receiver's offset (one place for the arithmetic, so the one-path and
+    /// the many-path predictions agree bit for bit).
+    fn link_from_trees(
+        &self,
+        features: &PathFeatures,
+        trees_db: f64,
+        offset_db: f64,
+    ) -> RssiPrediction {
+        let mean = self.base.predict(features) + trees_db + offset_db;
         let (q10, q90) = self.calibration.interval_db(features.log10_distance_m);
         RssiPrediction {
             mean_dbm: mean,
             p10_dbm: mean + q10,
             p90_dbm: mean + q90,
         }
+    }
+
+    /// The new-site predictions ([`RssiModel::predict`]) of `features` with
+    /// the budget shift `shift_db`, then `offset_db` added, appended to `out`:
+    /// the trees are walked over all rows at once, compiled (`ranked`) or
+    /// as they are ([`Gbm::predict_rows`]).
+    fn predict_many_shifted(
+        &self,
+        features: &[PathFeatures],
+        shift_db: f64,
+        offset_db: Option<f64>,
+        ranked: Option<&RankedGbm>,
+        out: &mut Vec<RssiPrediction>,
+    ) {
+        let rows: Vec<f64> = features.iter().flat_map(PathFeatures::to_array).collect();
+        let mut trees_db = vec![0.0; features.len()];
+        match ranked {
+            Some(ranked) => ranked.predict_rows(&rows, FEATURE_COUNT, &mut trees_db),
+            None => self.gbm.predict_rows(&rows, FEATURE_COUNT, &mut trees_db),
+        }
+        out.extend(features.iter().zip(trees_db).map(|(f, t)| {
+            let p = self.link_from_trees(f, t, 0.0).shifted(shift_db);
+            offset_db.map_or(p, |o| p.shifted(o))
+        }));
     }
 
     /// This model for one receiver: its offset applied (an unknown id gets
@@ -1007,13 +1046,21 @@ impl RssiModel for LearnedModel {
     }
 
     fn predict(&self, features: &PathFeatures, budget: &LinkBudget) -> RssiPrediction {
-        let p = self.predict_link(features, None);
-        let s = self.budget_shift_db(budget);
-        RssiPrediction {
-            mean_dbm: p.mean_dbm + s,
-            p10_dbm: p.p10_dbm + s,
-            p90_dbm: p.p90_dbm + s,
-        }
+        self.predict_link(features, None)
+            .shifted(self.budget_shift_db(budget))
+    }
+
+    fn predict_many(
+        &self,
+        features: &[PathFeatures],
+        budget: &LinkBudget,
+        out: &mut Vec<RssiPrediction>,
+    ) {
+        self.predict_many_shifted(features, self.budget_shift_db(budget), None, None, out);
+    }
+
+    fn prepared(&self) -> Box<dyn RssiModel + '_> {
+        Box::new(Prepared::new(self, None))
     }
 }
 
@@ -1031,12 +1078,75 @@ impl RssiModel for ReceiverModel<'_> {
     }
 
     fn predict(&self, features: &PathFeatures, budget: &LinkBudget) -> RssiPrediction {
-        let p = self.model.predict(features, budget);
-        RssiPrediction {
-            mean_dbm: p.mean_dbm + self.offset_db,
-            p10_dbm: p.p10_dbm + self.offset_db,
-            p90_dbm: p.p90_dbm + self.offset_db,
+        self.model.predict(features, budget).shifted(self.offset_db)
+    }
+
+    fn predict_many(
+        &self,
+        features: &[PathFeatures],
+        budget: &LinkBudget,
+        out: &mut Vec<RssiPrediction>,
+    ) {
+        let shift_db = self.model.budget_shift_db(budget);
+        self.model
+            .predict_many_shifted(features, shift_db, Some(self.offset_db), None, out);
+    }
+
+    fn prepared(&self) -> Box<dyn RssiModel + '_> {
+        Box::new(Prepared::new(self.model, Some(self.offset_db)))
+    }
+}
+
+/// A [`LearnedModel`] (with a receiver's offset or as a new site) with its
+/// trees compiled for many predictions: what [`RssiModel::prepared`] gives.
+struct Prepared<'a> {
+    model: &'a LearnedModel,
+    offset_db: Option<f64>,
+    /// `None` for trees that do not compile (walked as they are).
+    ranked: Option<RankedGbm>,
+}
+
+impl<'a> Prepared<'a> {
+    fn new(model: &'a LearnedModel, offset_db: Option<f64>) -> Self {
+        Self {
+            model,
+            offset_db,
+            ranked: RankedGbm::new(&model.gbm),
         }
+    }
+}
+
+impl RssiModel for Prepared<'_> {
+    fn name(&self) -> String {
+        match self.offset_db {
+            Some(offset_db) => ReceiverModel {
+                model: self.model,
+                offset_db,
+            }
+            .name(),
+            None => self.model.name(),
+        }
+    }
+
+    fn predict(&self, features: &PathFeatures, budget: &LinkBudget) -> RssiPrediction {
+        let p = self.model.predict(features, budget);
+        self.offset_db.map_or(p, |o| p.shifted(o))
+    }
+
+    fn predict_many(
+        &self,
+        features: &[PathFeatures],
+        budget: &LinkBudget,
+        out: &mut Vec<RssiPrediction>,
+    ) {
+        let shift_db = self.model.budget_shift_db(budget);
+        self.model.predict_many_shifted(
+            features,
+            shift_db,
+            self.offset_db,
+            self.ranked.as_ref(),
+            out,
+        );
     }
 }
 
@@ -1133,6 +1243,22 @@ pub(crate) mod tests {
         assert!((model.predict(f, &louder).mean_dbm - a - 4.0).abs() < 1e-9);
         let gw1 = model.for_receiver("gw1").predict(f, &base).mean_dbm;
         assert!((gw1 - a - o("gw1")).abs() < 1e-9);
+        // Many paths at once (as per-site coverage asks): the same bits.
+        let features: Vec<PathFeatures> = test.iter().map(|s| s.features).collect();
+        let receiver = model.for_receiver("gw1");
+        for m in [&model as &dyn RssiModel, &receiver] {
+            let prepared = m.prepared();
+            assert_eq!(prepared.name(), m.name());
+            for many_at_once in [m, &*prepared] {
+                let mut many = Vec::new();
+                many_at_once.predict_many(&features, &louder, &mut many);
+                assert_eq!(many.len(), features.len());
+                for (f, p) in features.iter().zip(&many) {
+                    assert_eq!(*p, m.predict(f, &louder));
+                    assert_eq!(*p, prepared.predict(f, &louder));
+                }
+            }
+        }
     }
 
     #[test]

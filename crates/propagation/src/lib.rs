@@ -74,9 +74,11 @@ mod geometry;
 mod hata;
 mod knife_edge;
 mod learned;
+mod local_grid;
 mod log_distance;
 mod model;
 mod path;
+mod ranked;
 mod rssi_model;
 
 pub use combined::{FreeSpaceBullington, FreeSpaceDeygout, WithDiffraction};

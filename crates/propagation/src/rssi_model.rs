@@ -48,6 +48,16 @@ impl RssiPrediction {
         }
     }
 
+    /// The same prediction `db` higher (all three numbers).
+    #[must_use]
+    pub fn shifted(self, db: f64) -> Self {
+        Self {
+            mean_dbm: self.mean_dbm + db,
+            p10_dbm: self.p10_dbm + db,
+            p90_dbm: self.p90_dbm + db,
+        }
+    }
+
     /// P(RSSI ≥ `threshold_dbm`).
     ///
     /// The three numbers define a split normal quantile function: below the
@@ -105,6 +115,26 @@ pub trait RssiModel: Send + Sync {
 
     /// The RSSI at the receiver, with its 80 % interval.
     fn predict(&self, features: &PathFeatures, budget: &LinkBudget) -> RssiPrediction;
+
+    /// [`RssiModel::predict`] for each of `features`, appended to `out` in
+    /// order. Models that are faster over many paths at once (the learned
+    /// model's trees) override it with the same answers; per-site coverage
+    /// asks through this.
+    fn predict_many(
+        &self,
+        features: &[PathFeatures],
+        budget: &LinkBudget,
+        out: &mut Vec<RssiPrediction>,
+    ) {
+        out.extend(features.iter().map(|f| self.predict(f, budget)));
+    }
+
+    /// This model set up for many predictions ([`RssiModel::predict_many`]),
+    /// with the same answers: per-site coverage asks once per run. The
+    /// default is the model itself; the learned model compiles its trees.
+    fn prepared(&self) -> Box<dyn RssiModel + '_> {
+        Box::new(self)
+    }
 }
 
 impl<M: RssiModel + ?Sized> RssiModel for &M {
@@ -114,6 +144,17 @@ impl<M: RssiModel + ?Sized> RssiModel for &M {
     fn predict(&self, features: &PathFeatures, budget: &LinkBudget) -> RssiPrediction {
         (**self).predict(features, budget)
     }
+    fn predict_many(
+        &self,
+        features: &[PathFeatures],
+        budget: &LinkBudget,
+        out: &mut Vec<RssiPrediction>,
+    ) {
+        (**self).predict_many(features, budget, out);
+    }
+    fn prepared(&self) -> Box<dyn RssiModel + '_> {
+        (**self).prepared()
+    }
 }
 
 impl<M: RssiModel + ?Sized> RssiModel for Box<M> {
@@ -122,6 +163,17 @@ impl<M: RssiModel + ?Sized> RssiModel for Box<M> {
     }
     fn predict(&self, features: &PathFeatures, budget: &LinkBudget) -> RssiPrediction {
         (**self).predict(features, budget)
+    }
+    fn predict_many(
+        &self,
+        features: &[PathFeatures],
+        budget: &LinkBudget,
+        out: &mut Vec<RssiPrediction>,
+    ) {
+        (**self).predict_many(features, budget, out);
+    }
+    fn prepared(&self) -> Box<dyn RssiModel + '_> {
+        (**self).prepared()
     }
 }
 
