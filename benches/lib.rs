@@ -8,7 +8,10 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-use hexcover_ingest::{IngestOptions, NoProgress, aggregate, ingest};
+use hexcover_ingest::{
+    IngestOptions, LinkSink, NoProgress, RejectsCsvWriter, SinkError, StreamOptions, aggregate,
+    ingest, ingest_streaming,
+};
 
 /// What one run of the end-to-end ingest produced.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -21,8 +24,10 @@ pub struct PipelineCounts {
     pub hexes: usize,
 }
 
-/// hexcover's end-to-end ingest as the CLI runs it: CSV → validate → H3 →
-/// aggregate → `rejects.csv`, `links.parquet`, GeoParquet hexes at `res`.
+/// hexcover's end-to-end ingest in memory (as `hexcover ingest` runs the
+/// other formats, or link tables with `HEXCOVER_INGEST=memory`): CSV →
+/// validate → H3 → aggregate → `rejects.csv`, `links.parquet`, GeoParquet
+/// hexes at `res`.
 ///
 /// # Panics
 /// On any error: a benchmark input that fails is a broken benchmark.
@@ -52,6 +57,66 @@ pub fn hexcover_pipeline(input: &Path, out: &Path, res: h3o::Resolution) -> Pipe
         rows_read: ingested.summary.rows_read,
         accepted: ingested.summary.accepted,
         hexes: hexes[0].len(),
+    }
+}
+
+/// hexcover's end-to-end ingest as `hexcover ingest` runs a link table
+/// (CSV or Parquet): streamed in chunks, `links.parquet` and `rejects.csv`
+/// written as they come, hexes aggregated through spill files in `out`,
+/// then the GeoParquet hexes at `res`.
+///
+/// # Panics
+/// On any error: a benchmark input that fails is a broken benchmark.
+#[must_use]
+pub fn hexcover_streaming_pipeline(
+    input: &Path,
+    out: &Path,
+    res: h3o::Resolution,
+) -> PipelineCounts {
+    /// The study files the CLI's streaming sink writes.
+    struct Files {
+        links_path: PathBuf,
+        links: Option<hexcover_export::LinksParquetWriter>,
+        rejects: RejectsCsvWriter,
+    }
+    impl LinkSink for Files {
+        fn start(&mut self, inputs: &[String]) -> Result<(), SinkError> {
+            self.links = Some(hexcover_export::LinksParquetWriter::create(
+                &self.links_path,
+                inputs,
+            )?);
+            Ok(())
+        }
+        fn links(&mut self, links: &hexcover_core::LinkTable) -> Result<(), SinkError> {
+            Ok(self.links.as_mut().expect("started").write(links)?)
+        }
+        fn rejects(&mut self, rejects: &[hexcover_ingest::Reject]) -> Result<(), SinkError> {
+            Ok(self.rejects.write(rejects)?)
+        }
+    }
+    std::fs::create_dir_all(out).expect("create output dir");
+    let mut files = Files {
+        links_path: out.join("links.parquet"),
+        links: None,
+        rejects: RejectsCsvWriter::create(&out.join("rejects.csv")).expect("rejects"),
+    };
+    let streamed = ingest_streaming(
+        &[input.to_path_buf()],
+        &IngestOptions::default(),
+        &[res],
+        &StreamOptions::new(out),
+        &mut files,
+        &NoProgress,
+    )
+    .expect("ingest");
+    files.rejects.finish().expect("rejects");
+    files.links.expect("started").finish().expect("links");
+    let name = format!("hexes_res{}.parquet", u8::from(res));
+    hexcover_export::write_hexes_geoparquet(&out.join(name), &streamed.hexes[0]).expect("hexes");
+    PipelineCounts {
+        rows_read: streamed.summary.rows_read,
+        accepted: streamed.summary.accepted,
+        hexes: streamed.hexes[0].len(),
     }
 }
 

@@ -14,7 +14,9 @@
 use std::time::Duration;
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
-use hexcover_benches::{hexcover_pipeline, input_from_env, python_pipeline};
+use hexcover_benches::{
+    hexcover_pipeline, hexcover_streaming_pipeline, input_from_env, python_pipeline,
+};
 
 fn ingest_end_to_end(c: &mut Criterion) {
     let python = std::env::var_os("HEXCOVER_BENCH_PYTHON").map(std::path::PathBuf::from);
@@ -33,9 +35,21 @@ fn ingest_end_to_end(c: &mut Criterion) {
         group.sample_size(samples);
         group.measurement_time(Duration::from_secs(seconds));
         group.throughput(Throughput::Elements(counts.rows_read));
+        let streamed = hexcover_streaming_pipeline(&input, out.path(), h3o::Resolution::Nine);
+        assert_eq!(
+            streamed, counts,
+            "both paths account for the same rows and hexes"
+        );
+        // What `hexcover ingest` runs on a link table.
         group.bench_function(BenchmarkId::new("hexcover", counts.rows_read), |b| {
-            b.iter(|| hexcover_pipeline(&input, out.path(), h3o::Resolution::Nine));
+            b.iter(|| hexcover_streaming_pipeline(&input, out.path(), h3o::Resolution::Nine));
         });
+        group.bench_function(
+            BenchmarkId::new("hexcover-in-memory", counts.rows_read),
+            |b| {
+                b.iter(|| hexcover_pipeline(&input, out.path(), h3o::Resolution::Nine));
+            },
+        );
         if let Some(python) = &python {
             let py_out = out.path().join("python");
             group.bench_function(

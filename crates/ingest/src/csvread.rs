@@ -84,7 +84,7 @@ impl<'r> Row<'r> {
         let Some(text) = self.text(idx)? else {
             return Ok(None);
         };
-        match text.parse::<f64>() {
+        match parse_f64(text) {
             Ok(v) if v.is_finite() => Ok(Some(v)),
             _ => Err(RowError::Reject(Rejection::new(
                 RejectReason::NonNumeric,
@@ -106,7 +106,7 @@ impl<'r> Row<'r> {
         if let Ok(v) = text.parse::<i64>() {
             return Ok(Some(v));
         }
-        match text.parse::<f64>() {
+        match parse_f64(text) {
             #[allow(clippy::cast_possible_truncation)]
             Ok(v) if v.is_finite() && v.fract() == 0.0 && v.abs() < 9.0e18 => Ok(Some(v as i64)),
             _ => Err(RowError::Reject(Rejection::new(
@@ -146,6 +146,13 @@ impl<'r> Row<'r> {
             format!("{} is empty or absent", self.name(Some(idx))),
         ))
     }
+}
+
+/// A decimal number as `str::parse::<f64>` reads it (the same syntax, the
+/// same correctly rounded value; `inf`/`nan` pass and are rejected as not
+/// finite by the callers), in about half the time.
+fn parse_f64(text: &str) -> std::result::Result<f64, fast_float2::Error> {
+    fast_float2::parse(text)
 }
 
 /// What turns a CSV record into a link; shared by the parallel workers.
@@ -492,6 +499,13 @@ impl SharedIds {
             .map(|p| p.into_inner().unwrap_or_else(PoisonError::into_inner))
     }
 
+    /// A copy of the pools as they are now: transmitters, receivers, reasons.
+    pub fn snapshot(&self) -> [IdPool; 3] {
+        self.pools
+            .each_ref()
+            .map(|p| p.read().unwrap_or_else(PoisonError::into_inner).clone())
+    }
+
     /// Code `table`'s ids (tx, rx, reasons) against the shared pools.
     /// `table`'s own pools hold only the ids the shared pools lacked, with
     /// provisional codes `NEW_ID | local code`; they are added under one
@@ -550,8 +564,9 @@ impl ChunkContext<'_> {
     fn parse_chunk(&self, bytes: &[u8], first_line: u64) -> Result<Parsed> {
         let mut out = Parsed::default();
         out.table.add_input(self.input_name);
-        out.table
-            .reserve(memchr::memchr_iter(b'\n', bytes).count() + 1);
+        // Room for the rows without counting them first: a link-table row
+        // takes well over 40 bytes, and capacity never touched costs no memory.
+        out.table.reserve(bytes.len() / 40 + 1);
         let mut reader = csv::ReaderBuilder::new()
             .has_headers(false)
             .flexible(true)
@@ -893,6 +908,36 @@ mod tests {
             })
             .collect();
             assert_eq!(got, want);
+        }
+    }
+
+    #[test]
+    fn numbers_parse_as_the_standard_library_parses_them() {
+        let cases = [
+            "0", "-0", "48.398508", "-112.5", "+3", ".5", "5.", "1e3", "1E-3", "-1.5e+2",
+            "868.1", "0.1", "1e308", "1e309", "4.9e-324", "1e-400", "inf", "-inf", "infinity",
+            "NaN", "nan", "", "-", ".", "e5", "1e", "1.2.3", "1,5", "0x10", "1_000", "12abc",
+            "--1", "١", "9007199254740993", "2.2250738585072011e-308",
+        ];
+        for text in cases {
+            let ours = parse_f64(text).ok();
+            let std = text.parse::<f64>().ok();
+            assert_eq!(
+                ours.map(f64::to_bits),
+                std.map(f64::to_bits),
+                "{text:?}: {ours:?} vs {std:?}"
+            );
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn any_decimal_parses_as_the_standard_library_parses_it(
+            text in "[-+]?[0-9]{0,20}(\\.[0-9]{0,20})?([eE][-+]?[0-9]{1,3})?"
+        ) {
+            let ours = parse_f64(&text).ok().map(f64::to_bits);
+            let std = text.parse::<f64>().ok().map(f64::to_bits);
+            proptest::prop_assert_eq!(ours, std, "{:?}", text);
         }
     }
 }

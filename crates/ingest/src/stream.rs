@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 use h3o::Resolution;
 use hexcover_core::{HexStats, LinkTable, Site};
 
-use crate::csvread::{CsvFile, Parsed};
+use crate::csvread::{CsvFile, Parsed, SharedIds};
 use crate::links_parquet::{ParquetChunks, validate_frame};
 use crate::spill::{SpillAggregator, partition_count};
 use crate::summary::{IngestSummary, InputSummary};
@@ -217,9 +217,12 @@ pub fn ingest_streaming(
                 let file = CsvFile::open(path, &name)?.with_block_bytes(stream.csv_block_bytes);
                 let parser = links_csv::LinkCsvParser::new(&file, path, &seen)?;
                 let parallel = options.parallel && parser.parallel();
-                file.parse_blocks(&parser, parallel, None, &advance, &mut |part| {
-                    chunks.add(part, &mut summary)
+                let ids = SharedIds::default();
+                file.parse_blocks(&parser, parallel, Some(&ids), &advance, &mut |part| {
+                    chunks.add(part, Some(&ids), &mut summary)
                 })?;
+                // A chunk never spans two inputs.
+                chunks.flush(Some(&ids))?;
             }
             _ => {
                 let mut reader = ParquetChunks::open(path, stream.chunk_rows)?;
@@ -228,7 +231,7 @@ pub fn ingest_streaming(
                 while let Some(df) = reader.next_frame()? {
                     let part = validate_frame(&df, path, &name, &seen, done)?;
                     done += df.height() as u64;
-                    chunks.add(part, &mut summary)?;
+                    chunks.add(part, None, &mut summary)?;
                     // Progress in bytes, estimated from the rows read.
                     advance(
                         u64::try_from(u128::from(total) * u128::from(done) / u128::from(rows))
@@ -238,7 +241,7 @@ pub fn ingest_streaming(
             }
         }
         // A chunk never spans two inputs.
-        chunks.flush()?;
+        chunks.flush(None)?;
         progress.finish();
         summaries.push(summary);
     }
@@ -270,7 +273,14 @@ struct Chunker<'s> {
 }
 
 impl Chunker<'_> {
-    fn add(&mut self, part: Parsed, summary: &mut InputSummary) -> Result<()> {
+    /// Add a parsed part. With `ids`, the part's id codes are codes of those
+    /// shared pools (its own pools are empty) and are copied as they are.
+    fn add(
+        &mut self,
+        part: Parsed,
+        ids: Option<&SharedIds>,
+        summary: &mut InputSummary,
+    ) -> Result<()> {
         summary.rows_read += part.rows_read;
         summary.records_without_reception += part.records_skipped;
         summary.accepted += part.table.len() as u64;
@@ -279,19 +289,28 @@ impl Chunker<'_> {
         self.sink.rejects(&part.rejects).map_err(Error::Sink)?;
         if self.pending.inputs.is_empty() {
             self.pending = part.table;
+        } else if ids.is_some() {
+            let same = |code: u32| code;
+            self.pending
+                .append_with_codes(&part.table, same, same, same);
         } else {
             self.pending.append(&part.table);
         }
         if self.pending.len() >= self.chunk_rows {
-            self.flush()?;
+            self.flush(ids)?;
         }
         Ok(())
     }
 
-    fn flush(&mut self) -> Result<()> {
-        let chunk = std::mem::take(&mut self.pending);
+    /// Hand the pending links on; with `ids`, they get a copy of the shared
+    /// pools as their own (every code they use is in it).
+    fn flush(&mut self, ids: Option<&SharedIds>) -> Result<()> {
+        let mut chunk = std::mem::take(&mut self.pending);
         if chunk.is_empty() {
             return Ok(());
+        }
+        if let Some(ids) = ids {
+            [chunk.tx_ids, chunk.rx_ids, chunk.reasons] = ids.snapshot();
         }
         self.links += chunk.len() as u64;
         self.flagged += chunk.valid.iter().filter(|v| !**v).count() as u64;
