@@ -314,8 +314,14 @@ impl Chunker<'_> {
         }
         self.links += chunk.len() as u64;
         self.flagged += chunk.valid.iter().filter(|v| !**v).count() as u64;
-        self.sink.links(&chunk).map_err(Error::Sink)?;
-        self.aggregator.push(&chunk)
+        // The writer and the spill are independent and each mostly
+        // sequential: side by side they keep both cores busy.
+        let (written, spilled) = rayon::join(
+            || self.sink.links(&chunk).map_err(Error::Sink),
+            || self.aggregator.push(&chunk),
+        );
+        written?;
+        spilled
     }
 }
 
