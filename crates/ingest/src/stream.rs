@@ -238,10 +238,9 @@ pub fn ingest_streaming(
                             .unwrap_or(total),
                     );
                 }
+                chunks.flush(None)?;
             }
         }
-        // A chunk never spans two inputs.
-        chunks.flush(None)?;
         progress.finish();
         summaries.push(summary);
     }
