@@ -207,6 +207,7 @@ fn run_streaming(s: &Settings, bar: &Bar) -> Result<()> {
     tracing::info!(
         seconds = started.elapsed().as_secs_f64(),
         links = streamed.summary.links,
+        spilled = streamed.spilled,
         "read, validated, wrote links and rejects, aggregated (streaming)"
     );
     remove_previous_outputs(&s.out)?;

@@ -48,7 +48,8 @@ pub use helium::{DevicePositions, read_device_positions};
 pub use links_csv::{OPTIONAL_LINK_COLUMNS, REQUIRED_LINK_COLUMNS};
 pub use reject::{Reject, RejectReason, Rejection, RejectsCsvWriter, write_rejects_csv};
 pub use stream::{
-    LinkSink, SinkError, StreamOptions, Streamed, ingest_streaming, link_table_formats,
+    LinkSink, SinkError, StreamOptions, Streamed, available_memory_bytes, default_memory_bytes,
+    ingest_streaming, link_table_formats,
 };
 pub use summary::{IngestSummary, InputSummary};
 pub use validate::{check_link, check_position};

@@ -1,9 +1,13 @@
-//! Aggregation of more links than memory holds: an external, hash-partitioned
-//! group-by.
+//! Aggregation of links that arrive in chunks, in memory while they fit and
+//! as an external, hash-partitioned group-by once they do not.
 //!
 //! Each chunk of links is turned into the columns the statistics need (the
 //! same `link_frame` as the in-memory path) plus its transmitter cell at each
-//! resolution, and its rows are appended to one of `P` partition files per
+//! resolution: about 50 bytes a link, a third of a whole link. Chunks are
+//! held as such until they outgrow the memory budget; the aggregation then
+//! aggregates them all at once, in input order, exactly as the in-memory path
+//! does. Past the budget the held chunks, and every chunk after them, go to
+//! disk: each row is appended to one of `P` partition files per
 //! resolution, chosen by a hash of the cell. Every link of a cell lands in
 //! the same partition, in input order. At the end each partition is read
 //! alone and aggregated with the in-memory path's `hex_frame`, so every
@@ -75,11 +79,19 @@ fn partition_of(cell: u64, partitions: usize) -> usize {
     usize::try_from(mixed).unwrap_or(0) % partitions
 }
 
-/// The hash-partitioned aggregation of links that arrive in chunks.
+/// The aggregation of links that arrive in chunks: held in memory up to a
+/// budget, hash-partitioned on disk beyond it.
 pub(crate) struct SpillAggregator {
     resolutions: Vec<Resolution>,
     partitions: usize,
-    dir: SpillDir,
+    /// Where the spill goes; created when the budget is first exceeded.
+    spill_parent: PathBuf,
+    dir: Option<SpillDir>,
+    /// Chunks held in memory, in input order, until they outgrow
+    /// `memory_bytes` (then they are spilled and this stays empty).
+    held: Vec<HeldChunk>,
+    held_bytes: u64,
+    memory_bytes: u64,
     /// One writer per resolution and partition, opened on its first rows.
     writers: Vec<Vec<Option<BatchedWriter<File>>>>,
     /// Transmitter and receiver ids of all chunks: chunk codes are mapped to
@@ -88,25 +100,42 @@ pub(crate) struct SpillAggregator {
     rx_ids: IdPool,
 }
 
+/// A chunk's link columns and its transmitter cells at each resolution.
+struct HeldChunk {
+    base: DataFrame,
+    cells: Vec<Vec<u64>>,
+}
+
 impl SpillAggregator {
-    /// Spill into a new directory inside `parent`.
+    /// Hold up to `memory_bytes` of link columns, then spill into `partitions`
+    /// files per resolution in a new directory inside `parent`.
     pub(crate) fn new(
         resolutions: &[Resolution],
         partitions: usize,
+        memory_bytes: u64,
         parent: &Path,
-    ) -> Result<Self> {
+    ) -> Self {
         let partitions = partitions.max(1);
-        Ok(Self {
+        Self {
             resolutions: resolutions.to_vec(),
             partitions,
-            dir: SpillDir::create(parent)?,
+            spill_parent: parent.to_owned(),
+            dir: None,
+            held: Vec::new(),
+            held_bytes: 0,
+            memory_bytes,
             writers: resolutions
                 .iter()
                 .map(|_| (0..partitions).map(|_| None).collect())
                 .collect(),
             tx_ids: IdPool::default(),
             rx_ids: IdPool::default(),
-        })
+        }
+    }
+
+    /// Whether chunks go to disk (the budget was exceeded).
+    pub(crate) fn spilled(&self) -> bool {
+        self.dir.is_some()
     }
 
     /// Add a chunk of accepted links.
@@ -127,12 +156,43 @@ impl SpillAggregator {
             .map(|n| self.rx_ids.intern(n))
             .collect();
         let base = link_frame(chunk, &tx_codes, &rx_codes).map_err(polars_error)?;
-        let (dir, partitions) = (&self.dir.path, self.partitions);
+        let cells: Vec<Vec<u64>> = self
+            .resolutions
+            .par_iter()
+            .map(|&res| transmitter_cells(chunk, res))
+            .collect();
+        let held = HeldChunk { base, cells };
+        if self.spilled() {
+            return self.spill(&held);
+        }
+        self.held_bytes += held.bytes();
+        self.held.push(held);
+        if self.held_bytes > self.memory_bytes {
+            self.dir = Some(SpillDir::create(&self.spill_parent)?);
+            for held in std::mem::take(&mut self.held) {
+                self.spill(&held)?;
+            }
+            self.held_bytes = 0;
+        }
+        Ok(())
+    }
+
+    /// Append a chunk to the partition files.
+    fn spill(&mut self, chunk: &HeldChunk) -> Result<()> {
+        let Some(dir) = &self.dir else {
+            return Err(Error::Option(
+                "spilling without a spill directory".to_owned(),
+            ));
+        };
+        let (dir, partitions) = (&dir.path, self.partitions);
         // The resolutions write to their own files: side by side.
         self.writers
             .par_iter_mut()
+            .zip(chunk.cells.par_iter())
             .zip(self.resolutions.par_iter())
-            .map(|(writers, &res)| spill_resolution(chunk, &base, res, partitions, writers, dir))
+            .map(|((writers, cells), &res)| {
+                spill_resolution(&chunk.base, cells, res, partitions, writers, dir)
+            })
             .collect::<Result<Vec<()>>>()?;
         Ok(())
     }
@@ -140,14 +200,18 @@ impl SpillAggregator {
     /// Aggregate every partition: one list of hexes per resolution, sorted
     /// by cell, equal to what `aggregate` returns for all the links at once.
     pub(crate) fn finish(mut self) -> Result<Vec<Vec<HexStats>>> {
+        let held = std::mem::take(&mut self.held);
         let ranks = self.rx_ids.lexicographic_ranks();
         let names = ReceiverNames::new(&self.rx_ids);
+        let Some(dir) = &self.dir else {
+            return aggregate_held(held, self.resolutions.len(), &ranks, &names);
+        };
         let mut out = Vec::with_capacity(self.resolutions.len());
         for (r, &res) in self.resolutions.iter().enumerate() {
             let mut files = Vec::new();
             for (p, slot) in self.writers[r].iter_mut().enumerate() {
                 if let Some(writer) = slot.take() {
-                    let path = partition_path(&self.dir.path, res, p);
+                    let path = partition_path(&dir.path, res, p);
                     writer.finish().map_err(|e| spill_error(&path, e))?;
                     files.push(path);
                 }
@@ -175,6 +239,49 @@ impl SpillAggregator {
     }
 }
 
+/// Aggregate the held chunks: per resolution, all of them as one frame
+/// in input order, as the in-memory path aggregates its table.
+fn aggregate_held(
+    held: Vec<HeldChunk>,
+    resolutions: usize,
+    ranks: &[u32],
+    names: &ReceiverNames<'_>,
+) -> Result<Vec<Vec<HexStats>>> {
+    let mut out = Vec::with_capacity(resolutions);
+    for r in 0..resolutions {
+        let mut all: Option<DataFrame> = None;
+        for chunk in &held {
+            let mut df = chunk.base.clone();
+            df.with_column(Column::new("cell".into(), chunk.cells[r].as_slice()))
+                .map_err(polars_error)?;
+            match &mut all {
+                None => all = Some(df),
+                Some(all) => {
+                    all.vstack_mut_owned(df).map_err(polars_error)?;
+                }
+            }
+        }
+        let Some(mut df) = all else {
+            out.push(Vec::new());
+            continue;
+        };
+        df.rechunk_mut();
+        let df = rank_receivers(df, ranks).map_err(polars_error)?;
+        let stats = hex_frame(df).map_err(polars_error)?;
+        out.push(hex_rows(&stats, names).map_err(polars_error)?);
+    }
+    Ok(out)
+}
+
+impl HeldChunk {
+    /// Bytes held: the link columns once (each resolution's frame shares
+    /// them) and the cells.
+    fn bytes(&self) -> u64 {
+        let cells: usize = self.cells.iter().map(|c| c.len() * 8).sum();
+        (self.base.estimated_size() + cells) as u64
+    }
+}
+
 fn partition_path(dir: &Path, res: Resolution, partition: usize) -> PathBuf {
     dir.join(format!("res{}-part{partition}.parquet", u8::from(res)))
 }
@@ -186,17 +293,16 @@ fn spill_error(path: &Path, source: PolarsError) -> Error {
     }
 }
 
-/// Append the rows of a chunk (`base`, the link columns of `chunk`) to the
-/// partition files of resolution `res`.
+/// Append the rows of a chunk (`base`, its link columns, and `cells`, its
+/// transmitter cells at `res`) to the partition files of resolution `res`.
 fn spill_resolution(
-    chunk: &LinkTable,
     base: &DataFrame,
+    cells: &[u64],
     res: Resolution,
     partitions: usize,
     writers: &mut [Option<BatchedWriter<File>>],
     dir: &Path,
 ) -> Result<()> {
-    let cells = transmitter_cells(chunk, res);
     let mut rows: Vec<Vec<IdxSize>> = vec![Vec::new(); partitions];
     for (i, &cell) in cells.iter().enumerate() {
         let i = IdxSize::try_from(i).map_err(|_| {
@@ -235,8 +341,7 @@ fn spill_resolution(
     Ok(())
 }
 
-/// One partition file, receiver codes replaced by their lexicographic rank
-/// (what `hex_frame` needs to name the smallest id among ties).
+/// One partition file, receiver codes replaced by their lexicographic rank.
 fn read_partition(path: &Path, ranks: &[u32]) -> Result<DataFrame> {
     let err = |source| Error::Polars {
         path: path.to_owned(),
@@ -245,15 +350,19 @@ fn read_partition(path: &Path, ranks: &[u32]) -> Result<DataFrame> {
     let file = File::open(path).map_err(|e| Error::io(path, e))?;
     let mut df = ParquetReader::new(file).finish().map_err(err)?;
     df.rechunk_mut();
+    rank_receivers(df, ranks).map_err(err)
+}
+
+/// `df` with its receiver codes replaced by their lexicographic rank (what
+/// `hex_frame` needs to name the smallest id among ties).
+fn rank_receivers(mut df: DataFrame, ranks: &[u32]) -> PolarsResult<DataFrame> {
     let rx: UInt32Chunked = df
         .column("rx")
-        .and_then(|c| c.u32().cloned())
-        .map_err(err)?
+        .and_then(|c| c.u32().cloned())?
         .iter()
         .map(|code| code.and_then(|c| ranks.get(c as usize).copied()))
         .collect();
-    df.with_column(rx.with_name("rx".into()).into_column())
-        .map_err(err)?;
+    df.with_column(rx.with_name("rx".into()).into_column())?;
     Ok(df)
 }
 

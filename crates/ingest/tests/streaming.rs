@@ -170,17 +170,25 @@ fn ulm_links_parquet_streams_to_the_same_study() {
     // Re-read both ways, as `hexcover ingest links.parquet` does.
     let spill = dir.path().join("spill");
     std::fs::create_dir_all(&spill).unwrap();
-    let stream = StreamOptions::new(&spill).chunk_rows(4_000).partitions(5);
-    let (streamed, chunks) = both_ways(
-        std::slice::from_ref(&links),
-        &IngestOptions::default(),
-        &stream,
-        dir.path(),
-    );
-    assert_eq!(streamed.summary.links, 35_120);
-    assert!(chunks >= 8, "{chunks} chunks");
-    assert!(streamed.hexes.iter().all(|h| !h.is_empty()));
-    assert_no_spill(&spill);
+    // Held in memory throughout, spilled from the first chunk, and spilled
+    // after a few chunks (the held ones first, then the rest).
+    for (budget, spills) in [(u64::MAX, false), (0, true), (600_000, true)] {
+        let stream = StreamOptions::new(&spill)
+            .chunk_rows(4_000)
+            .partitions(5)
+            .memory_bytes(budget);
+        let (streamed, chunks) = both_ways(
+            std::slice::from_ref(&links),
+            &IngestOptions::default(),
+            &stream,
+            dir.path(),
+        );
+        assert_eq!(streamed.summary.links, 35_120);
+        assert!(chunks >= 8, "{chunks} chunks");
+        assert!(streamed.hexes.iter().all(|h| !h.is_empty()));
+        assert_eq!(streamed.spilled, spills, "budget {budget}");
+        assert_no_spill(&spill);
+    }
 
     // And with duplicate detection off, as `hexcover export` reads it.
     let options = IngestOptions {
@@ -188,8 +196,12 @@ fn ulm_links_parquet_streams_to_the_same_study() {
         find_duplicates: false,
         ..IngestOptions::default()
     };
-    let stream = StreamOptions::new(&spill).chunk_rows(10_007).partitions(3);
-    both_ways(std::slice::from_ref(&links), &options, &stream, dir.path());
+    let stream = StreamOptions::new(&spill)
+        .chunk_rows(10_007)
+        .partitions(3)
+        .memory_bytes(0);
+    let (streamed, _) = both_ways(std::slice::from_ref(&links), &options, &stream, dir.path());
+    assert!(streamed.spilled);
     assert_no_spill(&spill);
 }
 
@@ -249,10 +261,10 @@ fn links_csv_with_bad_rows_streams_to_the_same_study() {
     )
     .unwrap();
     let inputs = [a, b];
-    for (parallel, block, chunk, parts) in [
-        (true, 1_024, 37, 4),
-        (false, 2_000, 1, 1),
-        (true, 1 << 20, 1_000, 7),
+    for (parallel, block, chunk, parts, budget) in [
+        (true, 1_024, 37, 4, 0),
+        (false, 2_000, 1, 1, 2_000),
+        (true, 1 << 20, 1_000, 7, u64::MAX),
     ] {
         let options = IngestOptions {
             parallel,
@@ -261,7 +273,8 @@ fn links_csv_with_bad_rows_streams_to_the_same_study() {
         let stream = StreamOptions::new(dir.path())
             .csv_block_bytes(block)
             .chunk_rows(chunk)
-            .partitions(parts);
+            .partitions(parts)
+            .memory_bytes(budget);
         let (streamed, _) = both_ways(&inputs, &options, &stream, dir.path());
         let s = &streamed.summary;
         assert!(s.balanced);
@@ -334,6 +347,7 @@ proptest! {
         links in proptest::collection::vec(arbitrary_link(), 0..300),
         chunk in 1_usize..80,
         parts in 1_usize..9,
+        budget in proptest::sample::select(vec![0_u64, 3_000, u64::MAX]),
     ) {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("links.csv");
@@ -344,8 +358,24 @@ proptest! {
             text.push_str(&link_row(link));
         }
         std::fs::write(&path, text).unwrap();
-        let stream = StreamOptions::new(dir.path()).chunk_rows(chunk).partitions(parts).csv_block_bytes(1_024);
+        let stream = StreamOptions::new(dir.path())
+            .chunk_rows(chunk)
+            .partitions(parts)
+            .memory_bytes(budget)
+            .csv_block_bytes(1_024);
         let (streamed, _) = both_ways(&[path], &IngestOptions::default(), &stream, dir.path());
         prop_assert_eq!(streamed.summary.links, links.len() as u64);
     }
+}
+
+#[test]
+fn the_memory_budget_follows_what_the_system_has() {
+    if !cfg!(target_os = "linux") {
+        return;
+    }
+    let available = hexcover_ingest::available_memory_bytes().expect("/proc/meminfo");
+    assert!(available > 0);
+    let budget = hexcover_ingest::default_memory_bytes();
+    assert!(budget <= (available / 8).max(64 << 20), "{budget} of {available}");
+    assert_eq!(StreamOptions::new(Path::new(".")).memory_bytes, budget);
 }
