@@ -66,16 +66,6 @@ HEXCOVER_BENCH_MODEL="$WORK/ulm-model.json" \
   cargo bench -p hexcover-benches --bench whatif
 STUDY="$STUDY" SHARED="$SHARED" HEX="$HEX" benches/tiles_load.sh
 
-echo "== peak memory, one run each on the synthetic file (/usr/bin/time -v)"
-measure() { # name, command...
-  local name=$1; shift
-  /usr/bin/time -v "$@" > "$WORK/$name.stdout" 2> "$WORK/$name.time"
-  local rss wall
-  rss=$(awk -F: '/Maximum resident set size/ {gsub(/ /,"",$2); print $2}' "$WORK/$name.time")
-  wall=$(awk '/Elapsed \(wall clock\)/ {print $NF}' "$WORK/$name.time")
-  printf "%-28s peak RSS %8.1f MiB   wall %s\n" "$name" "$(awk -v k="$rss" 'BEGIN {print k/1024}')" "$wall"
-}
-rm -rf "$WORK/mem-hexcover" "$WORK/mem-python"
-measure hexcover-cli "$HEX" ingest "$SYNTH" --out "$WORK/mem-hexcover" --quiet
-measure python-polars-h3 "$PY" benches/python/ingest_baseline.py "$SYNTH" "$WORK/mem-python"
+echo "== whole programs in turns on the synthetic file: wall and peak memory (/usr/bin/time -v)"
+benches/ingest_interleaved.sh "$HEX" "$PY" "$SYNTH" "$WORK/interleaved" "${INGEST_ROUNDS:-4}"
 echo "machine: $(nproc) cores, $(free -g | awk '/Mem:/ {print $2}') GiB, $(lscpu | awk -F: '/Model name/ {gsub(/^ +/,"",$2); print $2}')"
