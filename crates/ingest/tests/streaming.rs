@@ -376,6 +376,9 @@ fn the_memory_budget_follows_what_the_system_has() {
     let available = hexcover_ingest::available_memory_bytes().expect("/proc/meminfo");
     assert!(available > 0);
     let budget = hexcover_ingest::default_memory_bytes();
-    assert!(budget <= (available / 8).max(64 << 20), "{budget} of {available}");
+    assert!(
+        budget <= (available / 8).max(64 << 20),
+        "{budget} of {available}"
+    );
     assert_eq!(StreamOptions::new(Path::new(".")).memory_bytes, budget);
 }
