@@ -49,7 +49,7 @@ pub use links_csv::{OPTIONAL_LINK_COLUMNS, REQUIRED_LINK_COLUMNS};
 pub use reject::{Reject, RejectReason, Rejection, RejectsCsvWriter, write_rejects_csv};
 pub use stream::{
     LinkSink, SinkError, StreamOptions, Streamed, available_memory_bytes, default_memory_bytes,
-    ingest_streaming, link_table_formats,
+    ingest_streaming, link_table_formats, memory_budget,
 };
 pub use summary::{IngestSummary, InputSummary};
 pub use validate::{check_link, check_position};

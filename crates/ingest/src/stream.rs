@@ -126,8 +126,15 @@ impl StreamOptions {
 /// within it; at least 64 MiB; 1 GiB where nothing can be read.
 #[must_use]
 pub fn default_memory_bytes() -> u64 {
+    memory_budget(available_memory_bytes())
+}
+
+/// The aggregation's budget for `available` bytes (see
+/// [`default_memory_bytes`]).
+#[must_use]
+pub fn memory_budget(available: Option<u64>) -> u64 {
     const FLOOR: u64 = 64 << 20;
-    available_memory_bytes().map_or(1 << 30, |available| (available / 8).max(FLOOR))
+    available.map_or(1 << 30, |available| (available / 8).max(FLOOR))
 }
 
 /// Memory this process can still take, on Linux: the least of the
