@@ -123,6 +123,32 @@ pub trait Terrain: Send + Sync {
             filled_voids: 0,
         })
     }
+
+    /// The elevations of [`Terrain::profile`]`(from, to, max_step_m)` into
+    /// `out` (cleared first), without the distances and the void count:
+    /// `true` when the profile exists, `false` (and `out` unspecified) when
+    /// it would be `None`.
+    ///
+    /// For callers that read many profiles and need only the ground (the
+    /// coverage sweep): a terrain may answer this faster than `profile`, but
+    /// every elevation must be bit-identical to the profile's. The default
+    /// calls `profile`.
+    fn profile_elevations(
+        &self,
+        from: LatLon,
+        to: LatLon,
+        max_step_m: f64,
+        out: &mut Vec<f64>,
+    ) -> bool {
+        out.clear();
+        match self.profile(from, to, max_step_m) {
+            Some(profile) => {
+                out.extend_from_slice(&profile.elevation_m);
+                true
+            }
+            None => false,
+        }
+    }
 }
 
 /// A terrain of one constant elevation: flat ground for tests and for models
@@ -157,6 +183,25 @@ mod tests {
         assert!((a.distance_m(mid) - b.distance_m(mid)).abs() < 1e-6);
         let end = a.interpolate(b, 1.0);
         assert!((end.lat - b.lat).abs() < 1e-9 && (end.lon - b.lon).abs() < 1e-9);
+    }
+
+    /// A terrain with elevation only west of 10° E.
+    struct WestOnly;
+
+    impl Terrain for WestOnly {
+        fn elevation_m(&self, at: LatLon) -> Option<f64> {
+            (at.lon < 10.0).then(|| 400.0 + 1000.0 * (at.lat - 48.0) + 50.0 * at.lon.sin())
+        }
+    }
+
+    #[test]
+    fn profile_elevations_default_is_the_profile() {
+        let mut out = vec![1.0; 3];
+        let (a, b) = (LatLon::new(48.0, 9.5), LatLon::new(48.2, 9.9));
+        assert!(WestOnly.profile_elevations(a, b, 250.0, &mut out));
+        assert_eq!(out, WestOnly.profile(a, b, 250.0).unwrap().elevation_m);
+        assert!(out.len() > 100);
+        assert!(!WestOnly.profile_elevations(a, LatLon::new(48.2, 10.1), 250.0, &mut out));
     }
 
     #[test]

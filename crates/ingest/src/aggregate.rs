@@ -16,8 +16,91 @@ pub fn transmitter_cells(links: &LinkTable, res: Resolution) -> Vec<u64> {
         .tx_lat
         .par_iter()
         .zip(links.tx_lon.par_iter())
-        .map(|(&lat, &lon)| LatLng::new(lat, lon).map_or(0, |ll| u64::from(ll.to_cell(res))))
+        .map(|(&lat, &lon)| cell_of(lat, lon, res))
         .collect()
+}
+
+fn cell_of(lat: f64, lon: f64, res: Resolution) -> u64 {
+    LatLng::new(lat, lon).map_or(0, |ll| u64::from(ll.to_cell(res)))
+}
+
+/// Each transmitter's first position and its cells, so that a device heard
+/// again from exactly there skips the H3 conversion — the costliest step
+/// per link (≈ 3,700 instructions). Most LoRaWAN devices are fixed sensors
+/// that send from one place for years. A moving device simply misses. The
+/// cell is a function of the position alone, so a hit gives exactly the
+/// cell the conversion would.
+pub(crate) struct CellCache {
+    resolutions: Vec<Resolution>,
+    /// Per transmitter code: (lat, lon) first seen; NaN while unseen.
+    positions: Vec<(f64, f64)>,
+    /// Per transmitter code, its cell at each resolution (stride: the
+    /// number of resolutions).
+    cells: Vec<u64>,
+}
+
+impl CellCache {
+    pub(crate) fn new(resolutions: &[Resolution]) -> Self {
+        Self {
+            resolutions: resolutions.to_vec(),
+            positions: Vec::new(),
+            cells: Vec::new(),
+        }
+    }
+
+    /// The transmitter cells of `links` at each resolution, as
+    /// [`transmitter_cells`] gives them; `tx_codes` maps the table's
+    /// transmitter codes to the codes this cache is indexed by.
+    pub(crate) fn cells(&mut self, links: &LinkTable, tx_codes: &[u32]) -> Vec<Vec<u64>> {
+        let n = links.len();
+        let stride = self.resolutions.len();
+        let code = |i: usize| {
+            links
+                .tx_id
+                .get(i)
+                .and_then(|c| tx_codes.get(c as usize))
+                .map(|&c| c as usize)
+        };
+        let (positions, cached) = (&self.positions, &self.cells);
+        // The cache slot of a row whose position is the one cached.
+        let hit = |i: usize| {
+            let c = code(i)?;
+            let &(lat, lon) = positions.get(c)?;
+            (lat.to_bits() == links.tx_lat[i].to_bits()
+                && lon.to_bits() == links.tx_lon[i].to_bits())
+            .then_some(c * stride)
+        };
+        let out: Vec<Vec<u64>> = self
+            .resolutions
+            .iter()
+            .enumerate()
+            .map(|(k, &res)| {
+                (0..n)
+                    .into_par_iter()
+                    .map(|i| match hit(i) {
+                        Some(slot) => cached[slot + k],
+                        None => cell_of(links.tx_lat[i], links.tx_lon[i], res),
+                    })
+                    .collect()
+            })
+            .collect();
+        // Remember transmitters seen for the first time (in row order, so
+        // the cache does not depend on the thread count).
+        for i in 0..n {
+            let Some(c) = code(i) else { continue };
+            if c >= self.positions.len() {
+                self.positions.resize(c + 1, (f64::NAN, f64::NAN));
+                self.cells.resize((c + 1) * stride, 0);
+            }
+            if self.positions[c].0.is_nan() {
+                self.positions[c] = (links.tx_lat[i], links.tx_lon[i]);
+                for (k, cells) in out.iter().enumerate() {
+                    self.cells[c * stride + k] = cells[i];
+                }
+            }
+        }
+        out
+    }
 }
 
 /// Aggregate `links` into one [`HexStats`] per transmitter cell at each of
@@ -34,11 +117,12 @@ pub fn aggregate(links: &LinkTable, resolutions: &[Resolution]) -> Result<Vec<Ve
     let ranks = links.rx_ids.lexicographic_ranks();
     let base = link_frame(links, &identity, &ranks).map_err(polars_error)?;
     let names = ReceiverNames::new(&links.rx_ids);
-    resolutions
-        .iter()
-        .map(|&res| {
+    let cells = CellCache::new(resolutions).cells(links, &identity);
+    cells
+        .into_iter()
+        .map(|cells| {
             let mut df = base.clone();
-            df.with_column(Column::new("cell".into(), transmitter_cells(links, res)))
+            df.with_column(Column::new("cell".into(), cells))
                 .map_err(polars_error)?;
             let stats = hex_frame(df).map_err(polars_error)?;
             hex_rows(&stats, &names).map_err(polars_error)
@@ -246,6 +330,47 @@ mod tests {
             t.push(&link, i as u64 + 2);
         }
         t
+    }
+
+    #[test]
+    fn cached_cells_are_the_converted_cells() {
+        // Devices a, b parked; c moves; d sits on a cell edge's far side of
+        // a's cell by a hair; the last link has no transmitter id.
+        let rows: [(&str, f64, f64); 8] = [
+            ("a", 48.4166, 10.0269),
+            ("c", 48.40, 9.99),
+            ("b", 48.3985, 9.9918),
+            ("a", 48.4166, 10.0269),
+            ("c", 48.41, 9.98),
+            ("d", 48.4166, 10.026_900_000_001),
+            ("b", 48.3985, 9.9918),
+            ("", 48.42, 10.03),
+        ];
+        let mut t = LinkTable::default();
+        t.add_input("test");
+        for (i, &(tx, lat, lon)) in rows.iter().enumerate() {
+            let link = Link {
+                tx_id: (!tx.is_empty()).then(|| tx.to_owned()),
+                ..Link::heard(lat, lon, 48.43, 10.02, -90.0)
+            };
+            t.push(&link, i as u64 + 2);
+        }
+        let resolutions = [Resolution::Eight, Resolution::Twelve];
+        let want: Vec<Vec<u64>> = resolutions
+            .iter()
+            .map(|&r| transmitter_cells(&t, r))
+            .collect();
+        let mut cache = CellCache::new(&resolutions);
+        let identity: Vec<u32> = (0..4).collect();
+        // First chunk: nothing cached yet; then the same rows again, and
+        // with the codes mapped elsewhere (as chunks of a stream are).
+        assert_eq!(cache.cells(&t, &identity), want);
+        assert_eq!(cache.cells(&t, &identity), want);
+        assert_eq!(cache.cells(&t, &[7, 3, 9, 1]), want);
+        // A cached position was used: a's slot holds a's cells.
+        let a = 0;
+        assert_eq!(cache.positions[a], (48.4166, 10.0269));
+        assert_eq!(cache.cells[a * 2..a * 2 + 2], [want[0][0], want[1][0]]);
     }
 
     #[test]

@@ -8,6 +8,9 @@ use std::path::Path;
 use std::sync::{PoisonError, RwLock};
 
 use csv::ByteRecord;
+use std::borrow::Cow;
+use std::ops::Range;
+
 use hexcover_core::{IdPool, Link, LinkTable};
 use rayon::prelude::*;
 
@@ -46,8 +49,8 @@ pub(crate) struct ParsedRow<'r> {
 /// One CSV record with its line and the file's column names, giving typed
 /// access that turns problems into rejections or errors naming the field.
 pub(crate) struct Row<'r> {
-    pub record: &'r ByteRecord,
-    /// All fields' bytes as one string (validated once per record).
+    pub fields: Fields<'r>,
+    /// The record's bytes as one string (validated once per record).
     pub text: &'r str,
     pub line: u64,
     pub path: &'r Path,
@@ -57,7 +60,7 @@ pub(crate) struct Row<'r> {
 impl<'r> Row<'r> {
     /// The trimmed text of column `idx`; `None` when absent or empty.
     pub fn text(&self, idx: Option<usize>) -> std::result::Result<Option<&'r str>, RowError> {
-        let Some(range) = idx.and_then(|i| self.record.range(i)) else {
+        let Some(range) = idx.and_then(|i| self.fields.range(i)) else {
             return Ok(None);
         };
         // `check_fields` validated the record as a whole; a field boundary
@@ -70,7 +73,7 @@ impl<'r> Row<'r> {
                 "not valid UTF-8",
             ))
         })?;
-        let text = text.trim();
+        let text = trim(text);
         Ok((!text.is_empty()).then_some(text))
     }
 
@@ -151,6 +154,17 @@ impl<'r> Row<'r> {
 /// A decimal number as `str::parse::<f64>` reads it (the same syntax, the
 /// same correctly rounded value; `inf`/`nan` pass and are rejected as not
 /// finite by the callers), in about half the time.
+/// `text.trim()`, without walking characters in the common case of a field
+/// that neither starts nor ends with whitespace (a visible ASCII character
+/// at each end: every Unicode whitespace is below `!` or outside ASCII).
+fn trim(text: &str) -> &str {
+    let visible = |b: &u8| (b'!'..0x80).contains(b);
+    match (text.as_bytes().first(), text.as_bytes().last()) {
+        (Some(first), Some(last)) if visible(first) && visible(last) => text,
+        _ => text.trim(),
+    }
+}
+
 fn parse_f64(text: &str) -> std::result::Result<f64, fast_float2::Error> {
     fast_float2::parse(text)
 }
@@ -331,6 +345,7 @@ impl CsvFile {
         // reads block k + 1, so the sequential steps do not idle the cores.
         let mut parsed: Vec<Result<Parsed>> = Vec::new();
         let mut parsed_bytes = 0_u64;
+        let mut spare: Vec<u8> = Vec::new();
         if !self.eof {
             self.fill(self.block_bytes)?;
         }
@@ -374,7 +389,14 @@ impl CsvFile {
                     continue;
                 }
             };
-            let block: Vec<u8> = self.pending.drain(..cut).collect();
+            // The block becomes a buffer of its own and the rest moves to
+            // the previous block's buffer: no copy of the block, no new
+            // allocation (fresh pages cost a fault and a zeroing each).
+            let mut rest = std::mem::take(&mut spare);
+            rest.clear();
+            rest.extend_from_slice(&self.pending[cut..]);
+            self.pending.truncate(cut);
+            let block = std::mem::replace(&mut self.pending, rest);
             let mut bounds = vec![0];
             bounds.extend(scan.cuts.into_iter().filter(|&c| c > 0 && c < cut));
             bounds.dedup();
@@ -425,6 +447,7 @@ impl CsvFile {
             parsed = results;
             self.next_line = line;
             self.bytes_done += block.len() as u64;
+            spare = block;
             parsed_bytes = self.bytes_done;
             if self.eof && self.pending.is_empty() {
                 break;
@@ -455,20 +478,17 @@ fn fill_from(
     path: &Path,
     want: usize,
 ) -> Result<()> {
-    let start = pending.len();
-    pending.resize(start + want, 0);
-    let mut got = 0;
-    while got < want {
-        let n = file
-            .read(&mut pending[start + got..])
-            .map_err(|e| Error::io(path, e))?;
-        if n == 0 {
-            *eof = true;
-            break;
-        }
-        got += n;
+    // Into spare capacity: zeroing a 32 MiB buffer before every read cost
+    // as much as parsing a few columns.
+    pending.reserve(want);
+    let got = file
+        .take(want as u64)
+        .read_to_end(pending)
+        .map_err(|e| Error::io(path, e))?;
+    // `take` stops short of `want` only at the end of the file.
+    if got < want {
+        *eof = true;
     }
-    pending.truncate(start + got);
     Ok(())
 }
 
@@ -567,11 +587,8 @@ impl ChunkContext<'_> {
         // Room for the rows without counting them first: a link-table row
         // takes well over 40 bytes, and capacity never touched costs no memory.
         out.table.reserve(bytes.len() / 40 + 1);
-        let mut reader = csv::ReaderBuilder::new()
-            .has_headers(false)
-            .flexible(true)
-            .from_reader(bytes);
-        let mut record = ByteRecord::new();
+        let mut reader = Records::new(bytes);
+        let mut ranges = Vec::new();
         let mut lines = LineCounter::new(bytes, first_line);
         let guards = self.ids.map(|ids| {
             ids.pools
@@ -582,24 +599,46 @@ impl ChunkContext<'_> {
             Some([tx, rx, reasons]) => [Some(tx), Some(rx), Some(reasons)],
             None => [None; 3],
         };
-        while let Some(line) = next_record(&mut reader, &mut record, &mut lines, self.path)? {
+        // In a chunk that is UTF-8 throughout (the quote-free ones: ids are
+        // slices of it) the ids are coded after the rows, in one tight loop:
+        // a lookup in a pool of 10^4-10^5 ids is a likely cache miss, and
+        // consecutive independent lookups overlap their misses, where one
+        // lookup between the parsing of two rows waits alone. The rows get
+        // the id's place in `deferred` as a provisional code meanwhile.
+        let chunk_text = match reader {
+            Records::Plain(_) => std::str::from_utf8(bytes).ok(),
+            Records::Csv(..) => None,
+        };
+        let mut deferred: [Vec<Cow<'_, str>>; 2] = [Vec::new(), Vec::new()];
+        let mut defer = |s: &str, list: usize| -> u32 {
+            let id = chunk_text
+                .and_then(|text| {
+                    let offset = s.as_ptr().addr().checked_sub(text.as_ptr().addr())?;
+                    text.get(offset..offset + s.len())
+                })
+                .filter(|inside| inside.as_ptr() == s.as_ptr())
+                .map_or_else(|| Cow::Owned(s.to_owned()), Cow::Borrowed);
+            deferred[list].push(id);
+            u32::try_from(deferred[list].len() - 1).unwrap_or(u32::MAX)
+        };
+        while let Some((line, fields)) = reader.next(&mut ranges, &mut lines, self.path)? {
             out.rows_read += 1;
-            let text = check_fields(&record, self.columns, self.path, line)?;
+            let text = check_fields(fields, self.columns, self.path, line)?;
             let row = Row {
-                record: &record,
+                fields,
                 text,
                 line,
                 path: self.path,
                 columns: self.columns,
             };
-            let outcome = if record.len() == self.columns.len() {
+            let outcome = if fields.len() == self.columns.len() {
                 self.parser.parse(&row)
             } else {
                 Err(RowError::Reject(Rejection::new(
                     RejectReason::WrongFieldCount,
                     format!(
                         "{} fields where the header has {}",
-                        record.len(),
+                        fields.len(),
                         self.columns.len()
                     ),
                 )))
@@ -611,8 +650,14 @@ impl ChunkContext<'_> {
             match checked {
                 Ok(p) => {
                     let t = &mut out.table;
-                    let tx = p.tx_id.map(|s| code_of(shared[0], &mut t.tx_ids, s));
-                    let rx = p.rx_id.map(|s| code_of(shared[1], &mut t.rx_ids, s));
+                    let (tx, rx) = if chunk_text.is_some() {
+                        (p.tx_id.map(|s| defer(s, 0)), p.rx_id.map(|s| defer(s, 1)))
+                    } else {
+                        (
+                            p.tx_id.map(|s| code_of(shared[0], &mut t.tx_ids, s)),
+                            p.rx_id.map(|s| code_of(shared[1], &mut t.rx_ids, s)),
+                        )
+                    };
                     let reason = p
                         .invalid_reason
                         .map(|s| code_of(shared[2], &mut t.reasons, s));
@@ -623,10 +668,24 @@ impl ChunkContext<'_> {
                     row: line.to_string(),
                     reason: r.reason,
                     detail: r.detail,
-                    original: record_as_line(&record),
+                    original: fields.to_line(),
                 }),
                 Err(RowError::Fatal(e)) => return Err(e),
             }
+        }
+        if chunk_text.is_some() {
+            let t = &mut out.table;
+            let [tx_ids, rx_ids] = deferred;
+            let tx: Vec<u32> = tx_ids
+                .iter()
+                .map(|s| code_of(shared[0], &mut t.tx_ids, s))
+                .collect();
+            let rx: Vec<u32> = rx_ids
+                .iter()
+                .map(|s| code_of(shared[1], &mut t.rx_ids, s))
+                .collect();
+            t.tx_id.map_in_place(|i| tx[i as usize]);
+            t.rx_id.map_in_place(|i| rx[i as usize]);
         }
         drop(guards);
         if let Some(ids) = self.ids {
@@ -690,7 +749,7 @@ impl<'b> LineCounter<'b> {
 /// Every field of a record, read or not, must be at most 64 KiB and the
 /// record valid UTF-8 (checked once for all fields); returns its text.
 pub(crate) fn check_fields<'r>(
-    record: &'r ByteRecord,
+    fields: Fields<'r>,
     columns: &[String],
     path: &Path,
     line: u64,
@@ -700,22 +759,24 @@ pub(crate) fn check_fields<'r>(
             .get(i)
             .map_or_else(|| format!("column {}", i + 1), Clone::clone)
     };
-    for (i, field) in record.iter().enumerate() {
-        if field.len() > MAX_FIELD_BYTES {
+    for (i, range) in fields.ranges.iter().enumerate() {
+        if range.len() > MAX_FIELD_BYTES {
             return Err(Error::malformed(
                 path,
                 line,
                 &name(i),
-                format!("field is {} bytes, more than the 64 KiB limit", field.len()),
+                format!("field is {} bytes, more than the 64 KiB limit", range.len()),
             ));
         }
     }
-    std::str::from_utf8(record.as_slice()).map_err(|e| {
+    std::str::from_utf8(fields.bytes).map_err(|e| {
         let at = e.valid_up_to();
-        let field = (0..record.len())
-            .find(|&i| record.range(i).is_some_and(|r| r.contains(&at)))
+        let field = fields
+            .ranges
+            .iter()
+            .position(|r| r.contains(&at))
             .unwrap_or(0);
-        let start = record.range(field).map_or(0, |r| r.start);
+        let start = fields.range(field).map_or(0, |r| r.start);
         Error::malformed(
             path,
             line,
@@ -723,6 +784,121 @@ pub(crate) fn check_fields<'r>(
             format!("not valid UTF-8 (byte {} of the field)", at - start),
         )
     })
+}
+
+/// One record's fields as byte ranges of one string: a csv `ByteRecord`'s
+/// bytes, or a quote-free line as it stands (commas between the ranges).
+#[derive(Clone, Copy)]
+pub(crate) struct Fields<'r> {
+    pub bytes: &'r [u8],
+    pub ranges: &'r [Range<usize>],
+}
+
+impl<'r> Fields<'r> {
+    /// The fields of a csv record; `ranges` is the buffer they go in.
+    pub fn of_record(record: &'r ByteRecord, ranges: &'r mut Vec<Range<usize>>) -> Self {
+        ranges.clear();
+        ranges.extend((0..record.len()).filter_map(|i| record.range(i)));
+        Self {
+            bytes: record.as_slice(),
+            ranges,
+        }
+    }
+
+    /// Number of fields.
+    pub fn len(&self) -> usize {
+        self.ranges.len()
+    }
+
+    /// Byte range of field `i` in `bytes`.
+    pub fn range(&self, i: usize) -> Option<Range<usize>> {
+        self.ranges.get(i).cloned()
+    }
+
+    fn iter(&self) -> impl Iterator<Item = &'r [u8]> + '_ {
+        self.ranges.iter().map(|r| &self.bytes[r.clone()])
+    }
+
+    /// The record written back as one CSV line, quoted where needed.
+    pub fn to_line(self) -> String {
+        record_as_line(&self.iter().collect::<ByteRecord>())
+    }
+}
+
+/// The records of a chunk that starts at a record start.
+enum Records<'b> {
+    /// The csv crate, for chunks with quotes.
+    Csv(csv::Reader<&'b [u8]>, ByteRecord),
+    /// Chunks without a quote byte, split at commas and line ends directly.
+    Plain(PlainRecords<'b>),
+}
+
+impl<'b> Records<'b> {
+    fn new(bytes: &'b [u8]) -> Self {
+        if memchr::memchr(b'"', bytes).is_none() {
+            return Self::Plain(PlainRecords { bytes, at: 0 });
+        }
+        let reader = csv::ReaderBuilder::new()
+            .has_headers(false)
+            .flexible(true)
+            .from_reader(bytes);
+        Self::Csv(reader, ByteRecord::new())
+    }
+
+    /// The next record's line and fields (in `ranges`), or `None` at the
+    /// end; as [`next_record`].
+    fn next<'s>(
+        &'s mut self,
+        ranges: &'s mut Vec<Range<usize>>,
+        lines: &mut LineCounter<'_>,
+        path: &Path,
+    ) -> Result<Option<(u64, Fields<'s>)>> {
+        match self {
+            Self::Csv(reader, record) => Ok(next_record(reader, record, lines, path)?
+                .map(|line| (line, Fields::of_record(record, ranges)))),
+            Self::Plain(plain) => Ok(plain.next(ranges).map(|(start, bytes)| {
+                let fields = Fields { bytes, ranges };
+                (lines.line_at(start as u64), fields)
+            })),
+        }
+    }
+}
+
+/// Records of quote-free CSV bytes, exactly as the csv crate reads them
+/// (`flexible`, no headers; checked against it by a property test): fields
+/// end at `,`, records at `\n`, `\r` or `\r\n`, and empty lines are skipped.
+/// The csv crate's byte-at-a-time state machine and the copy into its
+/// record were the costliest steps of parsing; without quotes there is
+/// nothing to unescape, so the fields stay where they are.
+struct PlainRecords<'b> {
+    bytes: &'b [u8],
+    at: usize,
+}
+
+impl<'b> PlainRecords<'b> {
+    /// The next record's start and bytes, its field ranges (relative to
+    /// those bytes) in `ranges`; `None` at the end.
+    fn next(&mut self, ranges: &mut Vec<Range<usize>>) -> Option<(usize, &'b [u8])> {
+        let bytes = self.bytes;
+        while self.at < bytes.len() && matches!(bytes[self.at], b'\n' | b'\r') {
+            self.at += 1;
+        }
+        if self.at >= bytes.len() {
+            return None;
+        }
+        let start = self.at;
+        let end = memchr::memchr2(b'\n', b'\r', &bytes[start..]).map_or(bytes.len(), |k| start + k);
+        self.at = end;
+        let line = &bytes[start..end];
+        ranges.clear();
+        let mut field_start = 0;
+        for comma in memchr::memchr_iter(b',', line) {
+            ranges.push(field_start..comma);
+            field_start = comma + 1;
+        }
+        ranges.push(field_start..line.len());
+        Some((start, line))
+    }
 }
 
 /// Read the next record; its line, or `None` at the end. A CSV syntax error
@@ -908,6 +1084,48 @@ mod tests {
             })
             .collect();
             assert_eq!(got, want);
+        }
+    }
+
+    /// (fields, line) of every record, read by `records`.
+    fn read_all(bytes: &[u8], mut records: Records<'_>) -> Vec<(Vec<Vec<u8>>, u64)> {
+        let mut lines = LineCounter::new(bytes, 7);
+        let mut ranges = Vec::new();
+        let mut out = Vec::new();
+        while let Some((line, fields)) = records
+            .next(&mut ranges, &mut lines, Path::new("t.csv"))
+            .unwrap()
+        {
+            out.push((fields.iter().map(<[u8]>::to_vec).collect(), line));
+        }
+        out
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn quote_free_records_read_as_the_csv_crate_reads_them(
+            text in "[a1 ,\r\né]{0,40}"
+        ) {
+            let bytes = text.as_bytes();
+            let csv = Records::Csv(
+                csv::ReaderBuilder::new()
+                    .has_headers(false)
+                    .flexible(true)
+                    .from_reader(bytes),
+                ByteRecord::new(),
+            );
+            let plain = Records::new(bytes);
+            proptest::prop_assert!(matches!(plain, Records::Plain(_)));
+            proptest::prop_assert_eq!(read_all(bytes, plain), read_all(bytes, csv));
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn trim_trims_as_the_standard_library_does(
+            text in "[ \t\r\n\u{b}\u{c}\u{1c}\u{85}\u{a0}\u{2003}\u{3000}a-z0-9.,ü-]{0,8}"
+        ) {
+            proptest::prop_assert_eq!(trim(&text), text.trim());
         }
     }
 

@@ -30,9 +30,7 @@ use polars::prelude::*;
 use polars_parquet::write::ZstdLevel;
 use rayon::prelude::*;
 
-use crate::aggregate::{
-    ReceiverNames, hex_frame, hex_rows, link_frame, polars_error, transmitter_cells,
-};
+use crate::aggregate::{CellCache, ReceiverNames, hex_frame, hex_rows, link_frame, polars_error};
 use crate::{Error, Result};
 
 /// Rows per partition the automatic partition count aims at: a partition's
@@ -98,6 +96,8 @@ pub(crate) struct SpillAggregator {
     /// these, so a code means the same id in every partition file.
     tx_ids: IdPool,
     rx_ids: IdPool,
+    /// Transmitter cells by code of `tx_ids`.
+    cells: CellCache,
 }
 
 /// A chunk's link columns and its transmitter cells at each resolution.
@@ -130,6 +130,7 @@ impl SpillAggregator {
                 .collect(),
             tx_ids: IdPool::default(),
             rx_ids: IdPool::default(),
+            cells: CellCache::new(resolutions),
         }
     }
 
@@ -156,11 +157,7 @@ impl SpillAggregator {
             .map(|n| self.rx_ids.intern(n))
             .collect();
         let base = link_frame(chunk, &tx_codes, &rx_codes).map_err(polars_error)?;
-        let cells: Vec<Vec<u64>> = self
-            .resolutions
-            .par_iter()
-            .map(|&res| transmitter_cells(chunk, res))
-            .collect();
+        let cells = self.cells.cells(chunk, &tx_codes);
         let held = HeldChunk { base, cells };
         if self.spilled() {
             return self.spill(&held);

@@ -7,7 +7,7 @@ use std::path::Path;
 use hexcover_core::{Link, Site};
 
 use crate::csvread::{
-    CsvFile, LineCounter, ParsedRow, Row, RowError, RowParser, next_record, record_as_line,
+    CsvFile, Fields, LineCounter, ParsedRow, Row, RowError, RowParser, next_record,
 };
 use crate::validate::check_position;
 use crate::{Error, Format, InputSummary, Reject, RejectReason, Rejection, Result};
@@ -45,23 +45,25 @@ pub(crate) fn read_gateways(path: &Path, input_name: &str) -> Result<Gateways> {
         positions: HashMap::new(),
     };
     let mut record = csv::ByteRecord::new();
+    let mut ranges = Vec::new();
     while let Some(line) = next_record(&mut reader, &mut record, &mut lines, path)? {
         out.summary.rows_read += 1;
-        let text = crate::csvread::check_fields(&record, &columns, path, line)?;
+        let fields = Fields::of_record(&record, &mut ranges);
+        let text = crate::csvread::check_fields(fields, &columns, path, line)?;
         let row = Row {
-            record: &record,
+            fields,
             text,
             line,
             path,
             columns: &columns,
         };
         let site = (|| -> std::result::Result<Site, RowError> {
-            if record.len() != columns.len() {
+            if fields.len() != columns.len() {
                 return Err(RowError::Reject(Rejection::new(
                     RejectReason::WrongFieldCount,
                     format!(
                         "{} fields where the header has {}",
-                        record.len(),
+                        fields.len(),
                         columns.len()
                     ),
                 )));
@@ -92,7 +94,7 @@ pub(crate) fn read_gateways(path: &Path, input_name: &str) -> Result<Gateways> {
                 row: line.to_string(),
                 reason: r.reason,
                 detail: r.detail,
-                original: record_as_line(&record),
+                original: fields.to_line(),
             }),
             Err(RowError::Fatal(e)) => return Err(e),
         }

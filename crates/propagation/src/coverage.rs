@@ -41,8 +41,8 @@ use hexcover_core::{CoverageRun, EARTH_RADIUS_M, HexCoverage, LatLon, STANDARD_K
 use rayon::prelude::*;
 
 use crate::error::{Error, Result, check_k_factor};
-use crate::features::{FeatureSweep, PathFeatures, SweepSite};
-use crate::local_grid;
+use crate::features::{DistanceTerms, FeatureSweep, PathFeatures, SweepSite};
+use crate::local_grid::{self, Direction};
 use crate::rssi_model::{LinkBudget, RssiModel, RssiPrediction};
 
 /// Default receiver antenna height above ground, m (DESIGN.md radio defaults).
@@ -341,7 +341,10 @@ pub struct CoverageStats {
 }
 
 /// The coverage of one site: one entry per cell within the radius that has
-/// terrain, in the order of `h3o`'s grid disk around the site's cell.
+/// terrain, grouped by parent cell (one resolution coarser) in the order of
+/// `h3o`'s grid disk around the site cell's parent, each parent's children
+/// in digit order (at resolution 0: `h3o`'s grid disk around the site's
+/// cell). Treat the order as unspecified beyond that it is deterministic.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SiteCoverage {
     /// The cells.
@@ -408,9 +411,40 @@ impl RadialTree {
 
     /// The radial (physical id) nearest `bearing_rad` at sample `i`.
     fn radial_at(&self, bearing_rad: f64, i: usize) -> usize {
-        let mut level = self.level_at(i);
+        let level = self.level_at(i);
         let count = self.n0 << level;
-        let mut j = round_nonneg(bearing_rad / TAU * count as f64) % count;
+        self.radial_of(
+            level,
+            round_nonneg(bearing_rad / TAU * count as f64) % count,
+        )
+    }
+
+    /// [`RadialTree::radial_at`] for a direction, bit for bit, mostly
+    /// without its `atan2`: the radial is the bearing's multiple of τ/count
+    /// rounded, and [`approx_bearing_rad`] is within
+    /// [`APPROX_BEARING_ERROR_RAD`] of the bearing, so unless that multiple
+    /// is within the error of a half it rounds the same way; near a half
+    /// the exact bearing decides.
+    fn radial_towards(&self, direction: Direction, i: usize) -> usize {
+        let Direction::Xy(x, y) = direction else {
+            return self.radial_at(direction.bearing_rad(), i);
+        };
+        let level = self.level_at(i);
+        let count = self.n0 << level;
+        let u = approx_bearing_rad(x, y) / TAU * count as f64;
+        // Both multiples differ by at most count·error/τ plus a few ulps of
+        // u (< 1e-12 below 2^20 radials); NaN (x = y = 0) fails the test.
+        let margin = count as f64 * (APPROX_BEARING_ERROR_RAD / TAU) + 1e-9;
+        let whole = u as usize;
+        if (u - whole as f64 - 0.5).abs() > margin {
+            self.radial_of(level, round_nonneg(u) % count)
+        } else {
+            self.radial_at(direction.bearing_rad(), i)
+        }
+    }
+
+    /// The physical id of radial `j` of the `n0·2^level` at `level`.
+    fn radial_of(&self, mut level: usize, mut j: usize) -> usize {
         while level > 0 && j.is_multiple_of(2) {
             j /= 2;
             level -= 1;
@@ -453,6 +487,53 @@ impl RadialTree {
             level -= 1;
         }
         self.id(level, j)
+    }
+}
+
+/// A bound on |[`approx_bearing_rad`] − the exact bearing|, rad: the series
+/// leaves at most tan(π/8)^21/21 < 4.4e-10, rounding adds ~1e-15, and the
+/// bound keeps a factor of 20 beside that.
+const APPROX_BEARING_ERROR_RAD: f64 = 1e-8;
+
+/// The bearing of azimuthal coordinates (east `x`, north `y`), rad in
+/// 0..=τ, within [`APPROX_BEARING_ERROR_RAD`] of `atan2(x, y)` (mod τ) and
+/// about a third of its cost: atan of the smaller over the larger
+/// coordinate (≤ 1), moved to |t| ≤ tan(π/8) by atan z = π/4 + atan((z − 1)
+/// / (z + 1)), by its Taylor series to t¹⁹ (alternating, so the error is
+/// below the first term left out), then put in its octant. NaN at (0, 0).
+fn approx_bearing_rad(x: f64, y: f64) -> f64 {
+    use std::f64::consts::{FRAC_PI_2, FRAC_PI_4, PI};
+    const TAN_PI_8: f64 = 0.414_213_562_373_095_1;
+    let (ax, ay) = (x.abs(), y.abs());
+    let z = ax.min(ay) / ax.max(ay);
+    let (base, t) = if z > TAN_PI_8 {
+        (FRAC_PI_4, (z - 1.0) / (z + 1.0))
+    } else {
+        (0.0, z)
+    };
+    // 1 − t²/3 + t⁴/5 − … − t¹⁸/19, by Horner from the last term.
+    const SERIES: [f64; 10] = [
+        1.0,
+        -1.0 / 3.0,
+        1.0 / 5.0,
+        -1.0 / 7.0,
+        1.0 / 9.0,
+        -1.0 / 11.0,
+        1.0 / 13.0,
+        -1.0 / 15.0,
+        1.0 / 17.0,
+        -1.0 / 19.0,
+    ];
+    let t2 = t * t;
+    let series = SERIES.iter().rev().fold(0.0, |acc, &c| c + t2 * acc);
+    let atan_z = base + t * series;
+    // Angle from the nearer axis to the angle from north, then the quadrant.
+    let from_north = if ax <= ay { atan_z } else { FRAC_PI_2 - atan_z };
+    match (x >= 0.0, y >= 0.0) {
+        (true, true) => from_north,
+        (true, false) => PI - from_north,
+        (false, false) => PI + from_north,
+        (false, true) => TAU - from_north,
     }
 }
 
@@ -559,9 +640,9 @@ pub fn site_coverage(
     .k_factor(params.k_factor);
     let budget = params.link_budget();
 
-    // The cells: a grid disk wide enough for the circle, then the circle.
+    // The cells: a disk wide enough for the circle, then the circle.
     // Centres are at least spacing·√3/2 apart per ring, so k rings reach
-    // beyond the radius.
+    // beyond the radius (the disk holds at least the grid disk of k rings).
     let origin_ll = LatLng::new(site.lat, site.lon).map_err(|_| Error::InvalidInput {
         name: "site",
         value: site.lat,
@@ -582,17 +663,20 @@ pub fn site_coverage(
     let mut cells: Vec<(CellIndex, f64)> = Vec::new();
     let mut jobs_radial: Vec<u32> = Vec::new();
     let mut jobs: Vec<Job> = Vec::new();
-    let disk = origin.grid_disk::<Vec<_>>(rings);
+    let disk = local_grid::Disk::around(origin, rings);
     let centres = local_grid::polar_centres(&disk, origin, |cell| {
         let centre = LatLng::from(cell);
         polar.to(centre.lat_radians(), centre.lng_radians())
     });
-    for (cell, (distance_m, bearing)) in disk.into_iter().zip(centres) {
+    cells.reserve(disk.cells.len());
+    jobs.reserve(disk.cells.len());
+    jobs_radial.reserve(disk.cells.len());
+    for (cell, (distance_m, direction)) in disk.cells.into_iter().zip(centres) {
         if distance_m > params.radius_m {
             continue;
         }
         let i = round_nonneg(distance_m / step_m).clamp(1, tree.last);
-        let radial = tree.radial_at(bearing, i);
+        let radial = tree.radial_towards(direction, i);
         jobs.push(Job {
             sample: i as u32,
             cell: cells.len() as u32,
@@ -630,7 +714,13 @@ pub fn site_coverage(
         let (level, j) = tree.level_index(id);
         sectors[j >> level].push(id);
     }
-    let fresh = FeatureSweep::new(sweep_site)?;
+    // Only the features the model reads (the physics baseline reads one).
+    let fresh = FeatureSweep::new(sweep_site)?.computing(model.features_read());
+    // Sample i is i·step_m out on every radial: its distance terms (two
+    // logarithms) once per i, not once per prediction.
+    let distance_terms: Vec<DistanceTerms> = (0..=tree.last)
+        .map(|i| fresh.distance_terms(i as f64 * step_m))
+        .collect();
     let sweep_sector = |ids: &Vec<usize>| -> Result<(Vec<(u32, HexCoverage)>, CoverageStats)> {
         let mut stats = CoverageStats::default();
         // Sized once: growing a vector this large costs copies and page faults.
@@ -680,7 +770,7 @@ pub fn site_coverage(
                 // Cannot be None after a push; if it were, these cells would
                 // stay empty (counted as without terrain).
                 if next_job > from
-                    && let Some(features) = sweep.features()
+                    && let Some(features) = sweep.features_with(&distance_terms[i])
                 {
                     stats.predictions += 1;
                     batch.push(features, &jobs[from..next_job], model, &budget);
@@ -816,12 +906,13 @@ fn read_radial(
     let to = destination(site, bearing_rad, last as f64 * step_m);
     // A hair over the step, so rounding cannot add a sample: the profile
     // then has exactly last − first steps of (last − first)·step_m / n.
-    if let Some(profile) = terrain.profile(from, to, step_m * (1.0 + 1e-9))
-        && profile.elevation_m.len() == last - first + 1
+    // Only the elevations: the sweep knows the distances (i·step_m).
+    if terrain.profile_elevations(from, to, step_m * (1.0 + 1e-9), out)
+        && out.len() == last - first + 1
     {
-        out.extend_from_slice(&profile.elevation_m);
         return;
     }
+    out.clear();
     // Part of the radial has no terrain: read sample by sample up to the gap.
     for i in first..=last {
         match terrain.elevation_m(destination(site, bearing_rad, i as f64 * step_m)) {
@@ -1196,6 +1287,71 @@ mod tests {
                 "{err}"
             );
         }
+    }
+
+    #[test]
+    fn the_approximate_bearing_is_within_its_bound() {
+        let exact = |x: f64, y: f64| Direction::Xy(x, y).bearing_rad();
+        let mut worst = 0.0f64;
+        let mut check = |x: f64, y: f64| {
+            let diff = (approx_bearing_rad(x, y) - exact(x, y)).abs();
+            let diff = diff.min(TAU - diff);
+            worst = worst.max(diff);
+        };
+        for k in 0..200_000 {
+            let b = TAU * f64::from(k) / 200_000.0 + 1e-7;
+            for r in [1e-3, 1.0, 20_000.0] {
+                check(r * b.sin(), r * b.cos());
+            }
+        }
+        // The axes, both zeros, and around tan(π/8) where the series switches.
+        for (x, y) in [
+            (0.0, 1.0),
+            (-0.0, 1.0),
+            (0.0, -1.0),
+            (-0.0, -1.0),
+            (1.0, 0.0),
+        ] {
+            check(x, y);
+            check(-x, y);
+            check(x, -0.0);
+        }
+        for k in -1000..=1000 {
+            let z = 0.414_213_562_373_095_1 + f64::from(k) * 1e-12;
+            check(z, 1.0);
+            check(1.0, -z);
+        }
+        // Measured ≈ 4e-10; the bound leaves a margin.
+        assert!(worst < APPROX_BEARING_ERROR_RAD / 10.0, "{worst}");
+        assert!(approx_bearing_rad(0.0, 0.0).is_nan());
+    }
+
+    #[test]
+    fn radials_towards_directions_are_the_exact_bearings_radials() {
+        let tree = RadialTree::new(20_000.0, 90.0, 98.0);
+        let mut near_half = 0;
+        for i in [1, tree.birth[1], tree.birth[2] + 1, tree.last] {
+            let count = tree.n0 << tree.level_at(i);
+            for m in 0..count {
+                // Exactly and nearly half-way between radials, where the
+                // exact bearing must decide, and in between.
+                for offset in [0.5, 0.5 - 1e-12, 0.5 + 1e-12, 0.5 + 1e-6, 0.25, 0.0] {
+                    let b = TAU * (m as f64 + offset) / count as f64;
+                    for r in [90.0, 19_999.0] {
+                        let direction = Direction::Xy(r * b.sin(), r * b.cos());
+                        let exact = tree.radial_at(direction.bearing_rad(), i);
+                        assert_eq!(tree.radial_towards(direction, i), exact, "{i} {m} {offset}");
+                        near_half += usize::from(offset != 0.25 && offset != 0.0);
+                    }
+                }
+            }
+        }
+        assert!(near_half > 1000);
+        // A bearing given as such is used as it is.
+        assert_eq!(
+            tree.radial_towards(Direction::Bearing(1.0), 5),
+            tree.radial_at(1.0, 5)
+        );
     }
 
     #[test]

@@ -96,6 +96,20 @@ pub const LOCAL_GROUND_SCALE_M: f64 = 250.0;
 /// obstacle has ν → ∞); trees only need the order.
 pub const FRESNEL_RATIO_LIMIT: f64 = 20.0;
 
+/// Which [`PathFeatures`] a [`FeatureSweep`] computes, and which a model
+/// reads ([`crate::RssiModel::features_read`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum FeatureSet {
+    /// Every field.
+    #[default]
+    All,
+    /// Only [`PathFeatures::free_space_bullington_loss_db`] (what the
+    /// physics baseline reads): the other fields are NaN. The sweep then
+    /// skips the obstructed-share bins, the ground statistics, Deygout and
+    /// the angles — most of its work per sample.
+    FreeSpaceBullington,
+}
+
 /// Geometry, terrain and physics features of one device → site path.
 ///
 /// "tx" is the device (transmitter), "rx" the site (receiver): coverage means
@@ -210,6 +224,30 @@ impl PathFeatures {
             self.device_ground_above_local_m,
         ]
     }
+
+    /// Every field NaN (not computed).
+    const NAN: Self = Self {
+        log10_distance_m: f64::NAN,
+        freq_mhz: f64::NAN,
+        tx_height_agl_m: f64::NAN,
+        rx_height_agl_m: f64::NAN,
+        rx_above_tx_m: f64::NAN,
+        elevation_angle_deg: f64::NAN,
+        los_margin_deg: f64::NAN,
+        los_clearance_m: f64::NAN,
+        fresnel_ratio_min: f64::NAN,
+        knife_edge_loss_db: f64::NAN,
+        bullington_loss_db: f64::NAN,
+        deygout_loss_db: f64::NAN,
+        free_space_loss_db: f64::NAN,
+        free_space_bullington_loss_db: f64::NAN,
+        obstructed_fraction: f64::NAN,
+        terrain_std_m: f64::NAN,
+        terrain_relief_m: f64::NAN,
+        site_obstacle_distance_m: f64::NAN,
+        tx_obstacle_distance_m: f64::NAN,
+        device_ground_above_local_m: f64::NAN,
+    };
 
     /// Ground distance, m.
     #[must_use]
@@ -457,6 +495,15 @@ struct Point {
     z: f64,
 }
 
+/// The distance-only terms of [`PathFeatures`]: see
+/// [`FeatureSweep::distance_terms`].
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct DistanceTerms {
+    distance_m: f64,
+    log10_distance_m: f64,
+    free_space_db: f64,
+}
+
 /// Incremental path features from a site outward: see the module docs.
 ///
 /// Push samples in order of increasing distance from the site; after each
@@ -465,6 +512,8 @@ struct Point {
 #[derive(Debug, Clone)]
 pub struct FeatureSweep {
     site: SweepSite,
+    /// What [`FeatureSweep::features`] computes (and `push` keeps up).
+    computes: FeatureSet,
     /// Site antenna, m (site frame = AMSL at the site).
     site_antenna_m: f64,
     /// 1 / (2kR), 1/m (0 for a flat earth).
@@ -513,6 +562,7 @@ impl FeatureSweep {
         };
         let mut sweep = Self {
             site,
+            computes: FeatureSet::All,
             site_antenna_m: site.ground_m + site.height_agl_m,
             drop_per_m2,
             lambda_m: wavelength_m(site.freq_mhz),
@@ -533,6 +583,14 @@ impl FeatureSweep {
         };
         sweep.reset();
         Ok(sweep)
+    }
+
+    /// This sweep computing only `set` (all features by default): see
+    /// [`FeatureSet`]. Set it before the first push.
+    #[must_use]
+    pub const fn computing(mut self, set: FeatureSet) -> Self {
+        self.computes = set;
+        self
     }
 
     /// The site this sweep stands at.
@@ -584,6 +642,10 @@ impl FeatureSweep {
         if let Some((d, g)) = self.current {
             self.commit(d, g);
         }
+        self.current = Some((distance_m, ground_m));
+        if self.computes != FeatureSet::All {
+            return Ok(());
+        }
         // Welford's running mean and variance.
         self.ground_n += 1.0;
         let delta = ground_m - self.ground_mean;
@@ -593,7 +655,6 @@ impl FeatureSweep {
         self.ground_max = self.ground_max.max(ground_m);
         let alpha = self.local_weight(distance_m - previous_m);
         self.ground_local += alpha * (ground_m - self.ground_local);
-        self.current = Some((distance_m, ground_m));
         Ok(())
     }
 
@@ -631,6 +692,9 @@ impl FeatureSweep {
             }
         }
         self.hull.push(p);
+        if self.computes != FeatureSet::All {
+            return;
+        }
         let bin = angle_bin(slope);
         self.bin_counts[bin] += 1;
         self.block_counts[bin / BIN_BLOCK] += 1;
@@ -717,11 +781,36 @@ impl FeatureSweep {
         l_m + (1.0 - (-l_m / 6.0).exp()) * (l_t + l_r + 10.0 + 0.04 * total / 1000.0)
     }
 
+    /// The terms of [`PathFeatures`] that depend on the device's distance
+    /// alone, for a device `distance_m` from the site: a caller that pushes
+    /// the same distances radial after radial (the coverage sweep: `i·step`)
+    /// can take them once per distance and hand them to
+    /// [`FeatureSweep::features_with`], saving two logarithms per sample.
+    pub(crate) fn distance_terms(&self, distance_m: f64) -> DistanceTerms {
+        DistanceTerms {
+            distance_m,
+            log10_distance_m: distance_m.log10(),
+            free_space_db: free_space_db_from(self.free_space_freq_db, distance_m),
+        }
+    }
+
     /// The features of a device at the latest pushed sample (`None` before
-    /// the first push).
+    /// the first push); only those of [`FeatureSweep::computing`], the
+    /// others NaN.
     #[must_use]
     pub fn features(&self) -> Option<PathFeatures> {
+        let (dist, _) = self.current?;
+        self.features_with(&self.distance_terms(dist))
+    }
+
+    /// [`FeatureSweep::features`] with the distance terms given: `terms`
+    /// must be [`FeatureSweep::distance_terms`] of the latest sample's
+    /// distance (of this sweep or one with the same site), bit for bit.
+    /// Checked in debug builds.
+    pub(crate) fn features_with(&self, terms: &DistanceTerms) -> Option<PathFeatures> {
+        let all = self.computes == FeatureSet::All;
         let (dist, g_dev) = self.current?;
+        debug_assert_eq!(dist.to_bits(), terms.distance_m.to_bits());
         let site = &self.site;
         let h_s = self.site_antenna_m;
         let device = {
@@ -742,13 +831,17 @@ impl FeatureSweep {
         let (site_horizon, device_horizon, highest, obstructed_fraction) =
             match (self.horizon, self.hull.is_empty()) {
                 (Some((slope, horizon)), false) => {
-                    let below = self.count_up_to(angle_bin(ray));
-                    let obstructed = f64::from(self.committed - below);
+                    let obstructed_fraction = if all {
+                        let below = self.count_up_to(angle_bin(ray));
+                        f64::from(self.committed - below) / f64::from(self.committed)
+                    } else {
+                        f64::NAN
+                    };
                     (
                         (slope, horizon),
                         self.device_tangent(device),
                         self.highest_above(ray),
-                        obstructed / f64::from(self.committed),
+                        obstructed_fraction,
                     )
                 }
                 _ => {
@@ -777,20 +870,31 @@ impl FeatureSweep {
         } else {
             nu_max
         };
-        let deygout_db = self.deygout_db(
-            Point { d: 0.0, z: h_s },
-            device,
-            [site_obstacle, device_horizon, highest],
-        );
-        let knife_edge_db = knife_edge_loss_db(nu_max);
         // On a line-of-sight path Bullington's ν is ν_max: one J(ν) for both.
-        let l_uc = if nu_b.to_bits() == nu_max.to_bits() {
+        let same_nu = nu_b.to_bits() == nu_max.to_bits();
+        let knife_edge_db = if all || same_nu {
+            knife_edge_loss_db(nu_max)
+        } else {
+            f64::NAN
+        };
+        let l_uc = if same_nu {
             knife_edge_db
         } else {
             knife_edge_loss_db(nu_b)
         };
         let bullington_db = l_uc + (1.0 - (-l_uc / 6.0).exp()) * (10.0 + 0.02 * dist / 1000.0);
-        let free_space_db = free_space_db_from(self.free_space_freq_db, dist);
+        let free_space_db = terms.free_space_db;
+        if !all {
+            return Some(PathFeatures {
+                free_space_bullington_loss_db: free_space_db + bullington_db,
+                ..PathFeatures::NAN
+            });
+        }
+        let deygout_db = self.deygout_db(
+            Point { d: 0.0, z: h_s },
+            device,
+            [site_obstacle, device_horizon, highest],
+        );
         let terrain_std_m = if self.ground_n > 1.0 {
             (self.ground_m2 / (self.ground_n - 1.0)).max(0.0).sqrt()
         } else {
@@ -798,7 +902,7 @@ impl FeatureSweep {
         };
         let elevation_angle_deg = ray.atan().to_degrees();
         Some(PathFeatures {
-            log10_distance_m: dist.log10(),
+            log10_distance_m: terms.log10_distance_m,
             freq_mhz: site.freq_mhz,
             tx_height_agl_m: site.device_height_agl_m,
             rx_height_agl_m: site.height_agl_m,
@@ -915,6 +1019,80 @@ mod tests {
         ))
         .unwrap();
         assert_eq!(again, whole);
+    }
+
+    #[test]
+    fn distance_terms_taken_once_are_the_features_own() {
+        // The coverage sweep takes the distance terms once per distance,
+        // from the fresh sweep, and hands them to sweeps far along radials.
+        let site = SweepSite::new(480.0, 10.0, 1.5, 868.3).unwrap();
+        for set in [FeatureSet::All, FeatureSet::FreeSpaceBullington] {
+            let fresh = FeatureSweep::new(site).unwrap().computing(set);
+            let mut sweep = fresh.clone();
+            for i in 1..300 {
+                let d = f64::from(i) * 92.7;
+                let g = 480.0 + 30.0 * (f64::from(i) * 0.11).sin();
+                sweep.push(d, g).unwrap();
+                let terms = fresh.distance_terms(d);
+                let given = sweep.features_with(&terms).unwrap().to_array();
+                let own = sweep.features().unwrap().to_array();
+                assert!(
+                    given
+                        .iter()
+                        .zip(&own)
+                        .all(|(a, b)| a.to_bits() == b.to_bits()),
+                    "{i}: {given:?} vs {own:?}"
+                );
+                // The terms are the definitions.
+                let free_space = free_space_db_from(free_space_freq_term_db(868.3), d);
+                assert_eq!(terms.free_space_db.to_bits(), free_space.to_bits());
+                assert_eq!(terms.log10_distance_m.to_bits(), d.log10().to_bits());
+            }
+        }
+    }
+
+    #[test]
+    fn the_physics_subset_is_bit_identical() {
+        // Hills, a ridge that shadows, and line-of-sight stretches: the
+        // free-space + Bullington loss of a sweep that computes only it is
+        // the full sweep's, bit for bit; the rest is NaN.
+        let ground: Vec<f64> = (0..400)
+            .map(|i| {
+                let x = f64::from(i);
+                480.0 + 25.0 * (x * 0.07).sin() + if i == 120 { 60.0 } else { 0.0 } - 0.05 * x
+            })
+            .collect();
+        let site = SweepSite::new(ground[0], 10.0, 1.5, 868.3).unwrap();
+        let mut full = FeatureSweep::new(site).unwrap();
+        let mut physics = FeatureSweep::new(site)
+            .unwrap()
+            .computing(FeatureSet::FreeSpaceBullington);
+        let (mut shadowed, mut clear) = (0, 0);
+        for (n, &g) in ground.iter().enumerate().skip(1) {
+            // Not a multiple of a round step: the distances carry rounding.
+            let d = 92.7 * n as f64;
+            full.push(d, g).unwrap();
+            physics.push(d, g).unwrap();
+            let (f, p) = (full.features().unwrap(), physics.features().unwrap());
+            assert_eq!(
+                f.free_space_bullington_loss_db.to_bits(),
+                p.free_space_bullington_loss_db.to_bits(),
+                "sample {n}"
+            );
+            if f.los_clearance_m < 0.0 {
+                shadowed += 1;
+            } else {
+                clear += 1;
+            }
+            let computed = PathFeatures::NAMES
+                .iter()
+                .position(|&n| n == "free_space_bullington_loss_db")
+                .unwrap();
+            let mut rest = p.to_array();
+            rest[computed] = f64::NAN;
+            assert!(rest.iter().all(|v| v.is_nan()), "{p:?}");
+        }
+        assert!(shadowed > 50 && clear > 10, "{shadowed} {clear}");
     }
 
     #[test]

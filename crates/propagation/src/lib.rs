@@ -95,7 +95,8 @@ pub use evaluate::{
     PHYSICS_MODELS, PhysicsLosses, Score, cross_validate, receiver_folds,
 };
 pub use features::{
-    FEATURE_COUNT, FRESNEL_RATIO_LIMIT, FeatureSweep, LOCAL_GROUND_SCALE_M, PathFeatures, SweepSite,
+    FEATURE_COUNT, FRESNEL_RATIO_LIMIT, FeatureSet, FeatureSweep, LOCAL_GROUND_SCALE_M,
+    PathFeatures, SweepSite,
 };
 pub use free_space::{FREE_SPACE_CONSTANT_DB, FreeSpace, free_space_loss_db};
 pub use gbm::{Gbm, GbmParams, GbmValidParams};

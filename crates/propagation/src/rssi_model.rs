@@ -2,8 +2,8 @@
 //! (and anything else that needs RSSI at an unmeasured place) asks a model
 //! through, and the physics baseline that works without a trained model.
 
-use crate::PathFeatures;
 use crate::error::{Error, Result};
+use crate::{FeatureSet, PathFeatures};
 
 /// The 90th percentile of the standard normal distribution, z₀.₉.
 pub const Z_90: f64 = 1.281_551_565_544_600_4;
@@ -135,6 +135,13 @@ pub trait RssiModel: Send + Sync {
     fn prepared(&self) -> Box<dyn RssiModel + '_> {
         Box::new(self)
     }
+
+    /// The features [`RssiModel::predict`] reads: per-site coverage
+    /// computes only those and leaves the others NaN. The default is all;
+    /// a model that says less must never read the others.
+    fn features_read(&self) -> FeatureSet {
+        FeatureSet::All
+    }
 }
 
 impl<M: RssiModel + ?Sized> RssiModel for &M {
@@ -155,6 +162,9 @@ impl<M: RssiModel + ?Sized> RssiModel for &M {
     fn prepared(&self) -> Box<dyn RssiModel + '_> {
         (**self).prepared()
     }
+    fn features_read(&self) -> FeatureSet {
+        (**self).features_read()
+    }
 }
 
 impl<M: RssiModel + ?Sized> RssiModel for Box<M> {
@@ -174,6 +184,9 @@ impl<M: RssiModel + ?Sized> RssiModel for Box<M> {
     }
     fn prepared(&self) -> Box<dyn RssiModel + '_> {
         (**self).prepared()
+    }
+    fn features_read(&self) -> FeatureSet {
+        (**self).features_read()
     }
 }
 
@@ -252,6 +265,10 @@ impl RssiModel for PhysicsBaseline {
             - features.free_space_bullington_loss_db
             - self.excess_loss_db;
         RssiPrediction::normal(mean_dbm, self.sigma_db)
+    }
+
+    fn features_read(&self) -> FeatureSet {
+        FeatureSet::FreeSpaceBullington
     }
 }
 

@@ -98,6 +98,10 @@ struct Window {
     lat0: f64,
     inv_dlon: f64,
     inv_dlat: f64,
+    /// The last column and row, `width − 1` and `height − 1` as `f64`
+    /// (taken once: the conversion is several instructions per look-up).
+    last_col: f64,
+    last_row: f64,
     data: OnceLock<std::result::Result<WindowData, Arc<GdalError>>>,
 }
 
@@ -230,6 +234,8 @@ impl Dem {
                         lat0: info.lat_of_row(row0 as f64),
                         inv_dlon: 1.0 / gt[1],
                         inv_dlat: 1.0 / gt[5],
+                        last_col: (rect.width - 1) as f64,
+                        last_row: (rect.height - 1) as f64,
                         data: OnceLock::new(),
                     });
                 }
@@ -350,12 +356,7 @@ impl Dem {
         max_step_m: f64,
     ) -> Result<Option<PathProfile>> {
         let length_m = from.distance_m(to);
-        // The same step count as the trait's default profile.
-        let steps = if max_step_m > 0.0 && max_step_m.is_finite() {
-            (length_m / max_step_m).ceil().clamp(1.0, 1.0e6) as usize
-        } else {
-            1
-        };
+        let steps = profile_steps(length_m, max_step_m);
         let walk = Walk::new(from, to, length_m, steps);
         let mut distance_m = Vec::with_capacity(steps + 1);
         let mut elevation_m = Vec::with_capacity(steps + 1);
@@ -376,6 +377,79 @@ impl Dem {
             elevation_m,
             filled_voids,
         }))
+    }
+
+    /// The elevations of [`Dem::try_profile`] into `out` (cleared first),
+    /// bit-identical to its `elevation_m`: `Ok(true)` when the profile
+    /// exists, `Ok(false)` (and `out` unspecified) when it would be `None`.
+    ///
+    /// The same positions and the same bilinear arithmetic, minus what the
+    /// coverage sweep does not use (distances, void flags), and with the
+    /// window's pixels fetched once per run of samples in that window
+    /// rather than once per sample.
+    ///
+    /// # Errors
+    /// As [`Dem::sample`].
+    pub fn try_profile_elevations(
+        &self,
+        from: LatLon,
+        to: LatLon,
+        max_step_m: f64,
+        out: &mut Vec<f64>,
+    ) -> Result<bool> {
+        out.clear();
+        let length_m = from.distance_m(to);
+        let steps = profile_steps(length_m, max_step_m);
+        let walk = Walk::new(from, to, length_m, steps);
+        out.reserve(steps + 1);
+        // At most 10⁶ steps: `u32` converts to `f64` in one instruction,
+        // `usize` in several, to the same value.
+        let steps = u32::try_from(steps).unwrap_or(u32::MAX);
+        let at = |i: u32| walk.at(f64::from(i) / f64::from(steps));
+        let mut hint = None;
+        let mut i = 0;
+        while i <= steps {
+            match self.locate(at(i), hint) {
+                Hit::Inside(w, col, row) => {
+                    hint = Some(w);
+                    let window = &self.windows[w];
+                    let (width, height) = (window.rect.width, window.rect.height);
+                    let data = self.data(w)?;
+                    let finite = FiniteGrid::new(data, window);
+                    let read = |col, row| match &finite {
+                        Some(grid) => Some(grid.bilinear(col, row)),
+                        None => bilinear(data, width, height, col, row).map(|s| s.elevation_m),
+                    };
+                    let Some(elevation_m) = read(col, row) else {
+                        return Ok(false);
+                    };
+                    out.push(elevation_m);
+                    i += 1;
+                    // The following samples in the same window: the test
+                    // `locate` makes first with the hint, then the read.
+                    while i <= steps {
+                        let (col, row) = self.grid_position(w, at(i));
+                        if !self.within(w, col, row, EDGE_EPS_PX) {
+                            break;
+                        }
+                        let Some(elevation_m) = read(col, row) else {
+                            return Ok(false);
+                        };
+                        out.push(elevation_m);
+                        i += 1;
+                    }
+                }
+                Hit::Rim(w, col, row) => {
+                    let Some(sample) = self.sample_rim(w, col, row)? else {
+                        return Ok(false);
+                    };
+                    out.push(sample.elevation_m);
+                    i += 1;
+                }
+                Hit::Outside => return Ok(false),
+            }
+        }
+        Ok(true)
     }
 
     /// [`Dem::sample`], trying window `hint` first and leaving the window
@@ -408,11 +482,11 @@ impl Dem {
     }
 
     fn within(&self, w: usize, col: f64, row: f64, margin_px: f64) -> bool {
-        let rect = &self.windows[w].rect;
+        let window = &self.windows[w];
         col >= -margin_px
             && row >= -margin_px
-            && col <= (rect.width - 1) as f64 + margin_px
-            && row <= (rect.height - 1) as f64 + margin_px
+            && col <= window.last_col + margin_px
+            && row <= window.last_row + margin_px
     }
 
     fn locate(&self, at: LatLon, hint: Option<usize>) -> Hit {
@@ -546,6 +620,70 @@ fn own_sample(data: &WindowData, window: &Window, c: usize, r: usize) -> (f32, b
     (data.values[i], data.is_void(i))
 }
 
+/// The number of steps of a profile of `length_m` with steps at most
+/// `max_step_m`: the same count as the trait's default profile.
+fn profile_steps(length_m: f64, max_step_m: f64) -> usize {
+    if max_step_m > 0.0 && max_step_m.is_finite() {
+        (length_m / max_step_m).ceil().clamp(1.0, 1.0e6) as usize
+    } else {
+        1
+    }
+}
+
+/// A window whose values are all finite ([`WindowData::all_finite`]) and
+/// that is at least 2×2, for [`bilinear`]'s elevation without its branches
+/// and conversions, bit-identical:
+/// - a corner of zero weight adds ±0, which leaves the sum unchanged (the
+///   sum starts at +0 and so is never −0), and no value can be NaN, so all
+///   four corners are added;
+/// - the clamped position is within 0..=last, where `as i64` and `as usize`
+///   give the same integer (and `as i64` is one instruction, `as usize` on
+///   x86-64 several), and with two or more samples per side the corner
+///   below the last is `c0 + 1`.
+struct FiniteGrid<'a> {
+    values: &'a [f32],
+    width: usize,
+    last_col: f64,
+    last_row: f64,
+    max_c0: i64,
+    max_r0: i64,
+}
+
+impl<'a> FiniteGrid<'a> {
+    fn new(data: &'a WindowData, window: &Window) -> Option<Self> {
+        let (width, height) = (window.rect.width, window.rect.height);
+        (data.all_finite && width >= 2 && height >= 2).then(|| Self {
+            values: &data.values,
+            width,
+            last_col: window.last_col,
+            last_row: window.last_row,
+            max_c0: i64::try_from(width - 2).unwrap_or(i64::MAX),
+            max_r0: i64::try_from(height - 2).unwrap_or(i64::MAX),
+        })
+    }
+
+    /// [`bilinear`]'s elevation at fractional (`col`, `row`), clamped to the grid.
+    fn bilinear(&self, col: f64, row: f64) -> f64 {
+        let col = col.clamp(0.0, self.last_col);
+        let row = row.clamp(0.0, self.last_row);
+        let c0 = (col as i64).min(self.max_c0);
+        let r0 = (row as i64).min(self.max_r0);
+        let (fx, fy) = (col - c0 as f64, row - r0 as f64);
+        // Both are ≥ 0 (clamped) and below the window's size.
+        let top = r0.unsigned_abs() as usize * self.width + c0.unsigned_abs() as usize;
+        let (upper, lower) = (
+            &self.values[top..top + 2],
+            &self.values[top + self.width..top + self.width + 2],
+        );
+        let mut elevation_m = 0.0;
+        elevation_m += (1.0 - fx) * (1.0 - fy) * f64::from(upper[0]);
+        elevation_m += fx * (1.0 - fy) * f64::from(upper[1]);
+        elevation_m += (1.0 - fx) * fy * f64::from(lower[0]);
+        elevation_m += fx * fy * f64::from(lower[1]);
+        elevation_m
+    }
+}
+
 /// Bilinear interpolation at fractional (`col`, `row`) inside a
 /// `width`×`height` grid (clamped to it). Only corners with non-zero weight
 /// are read, so an unfilled void beside an exact grid point does no harm.
@@ -586,6 +724,11 @@ fn bilinear(data: &WindowData, width: usize, height: usize, col: f64, row: f64) 
 /// interpolated linearly between them.
 struct Walk {
     knots: Vec<LatLon>,
+    /// The number of knot intervals (≥ 1) as `f64`, and the last interval's
+    /// index: taken once, as conversions between `usize` and `f64` cost
+    /// several instructions each on x86-64.
+    count: f64,
+    last_k: i64,
 }
 
 impl Walk {
@@ -595,15 +738,20 @@ impl Walk {
             knots: (0..=count)
                 .map(|k| from.interpolate(to, k as f64 / count as f64))
                 .collect(),
+            count: count as f64,
+            last_k: i64::try_from(count - 1).unwrap_or(i64::MAX),
         }
     }
 
     /// The position a `fraction` (0..=1) of the way along.
     fn at(&self, fraction: f64) -> LatLon {
-        let count = self.knots.len() - 1;
-        let along = fraction * count as f64;
-        let k = (along as usize).min(count - 1);
-        lerp(self.knots[k], self.knots[k + 1], along - k as f64)
+        let along = fraction * self.count;
+        // `along` is within 0..=count, where `as i64` gives the integer
+        // `as usize` would.
+        let k = (along as i64).min(self.last_k);
+        let t = along - k as f64;
+        let k = k.unsigned_abs() as usize;
+        lerp(self.knots[k], self.knots[k + 1], t)
     }
 }
 
@@ -681,6 +829,18 @@ impl Terrain for Dem {
     fn profile(&self, from: LatLon, to: LatLon, max_step_m: f64) -> Option<PathProfile> {
         self.try_profile(from, to, max_step_m).ok().flatten()
     }
+
+    /// [`Dem::try_profile_elevations`]; read errors (logged once) read as `false`.
+    fn profile_elevations(
+        &self,
+        from: LatLon,
+        to: LatLon,
+        max_step_m: f64,
+        out: &mut Vec<f64>,
+    ) -> bool {
+        self.try_profile_elevations(from, to, max_step_m, out)
+            .unwrap_or(false)
+    }
 }
 
 #[cfg(test)]
@@ -752,6 +912,7 @@ mod tests {
             void_bits: vec![0b0100],
             voids: 1,
             filled: 0,
+            all_finite: false,
         };
         // On the top edge the NaN bottom-left corner has no weight.
         let s = bilinear(&data, 2, 2, 0.5, 0.0).unwrap();

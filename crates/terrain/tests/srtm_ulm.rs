@@ -523,3 +523,73 @@ fn concurrent_first_touches_agree() {
     assert!(results.windows(2).all(|w| w[0] == w[1]));
     assert_eq!(dem.loaded_windows(), 2);
 }
+
+/// `profile_elevations` (the coverage sweep's read) against `profile`, bit
+/// for bit: many radials across the 10° E tile seam, across the seams of
+/// 256-px windows, through voids (filled, and left unfilled so that windows
+/// hold NaN), and radials that leave the tiles.
+#[test]
+fn profile_elevations_are_the_profile_bit_for_bit() {
+    let east = RawTile::read("N48E010.hgt", 48.0, 10.0);
+    let (row, col) = east.voids()[0];
+    let centres = [
+        LatLon::new(48.3985, 9.9918),  // Ulm, 600 m west of the seam
+        LatLon::new(48.4230, 10.0002), // on the seam
+        east.position(row, col),       // a void
+        LatLon::new(48.0800, 9.0600),  // near the south-west corner
+    ];
+    let dems = [
+        ("one window per tile", dem()),
+        (
+            "256-px windows",
+            Dem::open_with(&[srtm_dir()], DemParams::default().window_px(256)).unwrap(),
+        ),
+        (
+            "unfilled voids",
+            Dem::open_with(&[srtm_dir()], DemParams::default().void_fill_radius_px(0)).unwrap(),
+        ),
+    ];
+    let mut out = Vec::new();
+    for (what, dem) in &dems {
+        let (mut read, mut none, mut across_seam) = (0, 0, 0);
+        for centre in centres {
+            for k in 0..48 {
+                let bearing = f64::from(k) * 7.5 + 0.3;
+                for (length_deg, step_m) in [(0.02, 10.0), (0.2, 92.7), (0.6, 30.0)] {
+                    let to = LatLon::new(
+                        centre.lat + length_deg * bearing.to_radians().cos(),
+                        centre.lon
+                            + length_deg * bearing.to_radians().sin()
+                                / centre.lat.to_radians().cos(),
+                    );
+                    let profile = dem.profile(centre, to, step_m);
+                    let fast = dem.profile_elevations(centre, to, step_m, &mut out);
+                    match profile {
+                        Some(p) => {
+                            assert!(fast, "{what}: {centre:?} → {to:?}");
+                            let bits =
+                                |v: &[f64]| v.iter().map(|e| e.to_bits()).collect::<Vec<_>>();
+                            assert_eq!(
+                                bits(&out),
+                                bits(&p.elevation_m),
+                                "{what}: {centre:?} → {to:?}"
+                            );
+                            read += 1;
+                            if (centre.lon - 10.0).signum() != (to.lon - 10.0).signum() {
+                                across_seam += 1;
+                            }
+                        }
+                        None => {
+                            assert!(!fast, "{what}: {centre:?} → {to:?}");
+                            none += 1;
+                        }
+                    }
+                }
+            }
+        }
+        assert!(
+            read > 300 && none > 20 && across_seam > 50,
+            "{what}: {read} {none} {across_seam}"
+        );
+    }
+}
