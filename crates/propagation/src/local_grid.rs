@@ -450,30 +450,42 @@ mod tests {
         // reach into neighbouring base cells (each with its own rotation)
         // and, at some, across an icosahedron edge.
         let mut faces_crossed = 0;
-        for base in CellIndex::base_cells() {
-            let centre = LatLng::from(base);
-            for corner in base.boundary().iter() {
-                let site = LatLng::new(
-                    corner.lat() + 0.002 * (centre.lat() - corner.lat()),
-                    corner.lng() + 0.002 * (centre.lng() - corner.lng()),
-                )
-                .unwrap();
-                let origin = site.to_cell(Resolution::Ten);
-                let disk = Disk::around(origin, 25);
-                let faces: std::collections::HashSet<_> = disk
-                    .cells
-                    .iter()
-                    .step_by(7)
-                    .flat_map(|&c| c.icosahedron_faces().iter())
-                    .collect();
-                if faces.len() > 1 {
-                    faces_crossed += 1;
-                    let (dd, db) = worst(site, 25);
-                    assert!(dd < 1e-5 && db < 1e-8, "{site}: {dd} m, {db} rad");
-                }
+        for site in sites_inside_base_cell_corners() {
+            let origin = site.to_cell(Resolution::Ten);
+            let disk = Disk::around(origin, 25);
+            let faces: std::collections::HashSet<_> = disk
+                .cells
+                .iter()
+                .step_by(7)
+                .flat_map(|&c| c.icosahedron_faces().iter())
+                .collect();
+            if faces.len() > 1 {
+                faces_crossed += 1;
+                let (dd, db) = worst(site, 25);
+                assert!(dd < 1e-5 && db < 1e-8, "{site}: {dd} m, {db} rad");
             }
         }
         assert!(faces_crossed > 50, "{faces_crossed}");
+    }
+
+    /// A site just inside every corner of every base cell: disks around
+    /// them reach into neighbouring base cells (each with its own
+    /// rotation) and, at some, across an icosahedron edge.
+    fn sites_inside_base_cell_corners() -> Vec<LatLng> {
+        let mut sites = Vec::new();
+        for base in CellIndex::base_cells() {
+            let centre = LatLng::from(base);
+            for corner in base.boundary().iter() {
+                sites.push(
+                    LatLng::new(
+                        corner.lat() + 0.002 * (centre.lat() - corner.lat()),
+                        corner.lng() + 0.002 * (centre.lng() - corner.lng()),
+                    )
+                    .unwrap(),
+                );
+            }
+        }
+        sites
     }
 
     /// The disk's cells and IJ against h3o's: every cell once, each cell's
@@ -543,16 +555,8 @@ mod tests {
             check_disk(pentagon, 15);
             check_disk(pentagon.grid_disk::<Vec<_>>(40)[3_000], 15);
         }
-        for base in CellIndex::base_cells() {
-            let centre = LatLng::from(base);
-            for corner in base.boundary().iter() {
-                let site = LatLng::new(
-                    corner.lat() + 0.002 * (centre.lat() - corner.lat()),
-                    corner.lng() + 0.002 * (centre.lng() - corner.lng()),
-                )
-                .unwrap();
-                check_disk(site.to_cell(Resolution::Ten), 15);
-            }
+        for site in sites_inside_base_cell_corners() {
+            check_disk(site.to_cell(Resolution::Ten), 15);
         }
     }
 }
