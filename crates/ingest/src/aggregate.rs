@@ -117,12 +117,13 @@ pub fn aggregate(links: &LinkTable, resolutions: &[Resolution]) -> Result<Vec<Ve
     let ranks = links.rx_ids.lexicographic_ranks();
     let base = link_frame(links, &identity, &ranks).map_err(polars_error)?;
     let names = ReceiverNames::new(&links.rx_ids);
-    let cells = CellCache::new(resolutions).cells(links, &identity);
-    cells
-        .into_iter()
-        .map(|cells| {
+    // No `CellCache` here: it fills only after a table's cells are computed,
+    // so within one table it would find nothing.
+    resolutions
+        .iter()
+        .map(|&res| {
             let mut df = base.clone();
-            df.with_column(Column::new("cell".into(), cells))
+            df.with_column(Column::new("cell".into(), transmitter_cells(links, res)))
                 .map_err(polars_error)?;
             let stats = hex_frame(df).map_err(polars_error)?;
             hex_rows(&stats, &names).map_err(polars_error)
