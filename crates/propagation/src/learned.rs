@@ -51,7 +51,8 @@
 //! The quantiles weigh every res-10 cell of the devices equally (each row
 //! 1 / rows in its cell), as a coverage map weighs places, so a few dense
 //! spots (Ulm's depot: 66 % of rows within 300 m) do not set the interval
-//! for everywhere. The interval need not contain the mean: where held-out
+//! for everywhere; the distance bins' edges are quantiles of the same
+//! weights, so each bin holds an equal share of the places. The interval need not contain the mean: where held-out
 //! areas were predicted too high, both ends lie below it.
 //! They describe errors at places the model has not seen, for receivers it
 //! has (a new site's errors are larger: see the leave-one-receiver-out rows
@@ -778,12 +779,15 @@ pub struct Calibration {
 
 impl Calibration {
     /// Quantiles per distance bin of `residual` with row weights `weight`.
+    /// The bins hold equal shares of the weight, not of the rows: with
+    /// places weighing the same, one dense place (a depot where trucks
+    /// park) cannot pull every edge onto its own distance.
     fn from_residuals(log_d: &[f64], residual: &[f64], weight: &[f64], bins: usize) -> Self {
-        let mut sorted_d = log_d.to_vec();
-        sorted_d.sort_by(f64::total_cmp);
-        let n = sorted_d.len();
+        let mut by_distance: Vec<(f64, f64)> =
+            log_d.iter().copied().zip(weight.iter().copied()).collect();
+        by_distance.sort_by(|a, b| a.0.total_cmp(&b.0));
         let mut edges: Vec<f64> = (1..bins)
-            .map(|b| sorted_d[(b * n / bins).min(n - 1)])
+            .map(|b| weighted_quantile_sorted(&by_distance, b as f64 / bins as f64))
             .collect();
         edges.dedup();
         let k = edges.len() + 1;
@@ -1308,6 +1312,30 @@ pub(crate) mod tests {
             assert!((base.predict(&r.features) - r.rssi_dbm).abs() < 1e-3);
         }
         base.check().unwrap();
+    }
+
+    #[test]
+    fn interval_bins_share_places_not_rows() {
+        // One dense place: 900 rows at 100 m, weighing 1/900 each; 100
+        // places of one row each from 1 to 10 km. Equal-count edges would
+        // both sit at 100 m; equal-weight edges split the 100 places.
+        let mut log_d = vec![2.0; 900];
+        let mut weight = vec![1.0 / 900.0; 900];
+        log_d.extend((0..100).map(|i| 3.0 + f64::from(i) / 100.0));
+        weight.extend([1.0; 100]);
+        // Residuals grow with distance so the bins' quantiles differ.
+        let residual: Vec<f64> = log_d.iter().map(|d| (d - 2.0) * 10.0).collect();
+        let c = Calibration::from_residuals(&log_d, &residual, &weight, 3);
+        c.check().unwrap();
+        assert_eq!(c.log10_distance_edges.len(), 2, "{c:?}");
+        let (e1, e2) = (c.log10_distance_edges[0], c.log10_distance_edges[1]);
+        assert!(
+            (3.3..3.36).contains(&e1) && (3.64..3.7).contains(&e2),
+            "{c:?}"
+        );
+        // The dense place shares the first bin with a third of the places.
+        assert_eq!(c.rows, vec![900 + 33, 34, 33]);
+        assert!(c.interval_db(3.9).0 > c.interval_db(2.0).1);
     }
 
     #[test]
