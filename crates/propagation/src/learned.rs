@@ -52,11 +52,18 @@
 //! 1 / rows in its cell), as a coverage map weighs places, so a few dense
 //! spots (Ulm's depot: 66 % of rows within 300 m) do not set the interval
 //! for everywhere; the distance bins' edges are quantiles of the same
-//! weights, so each bin holds an equal share of the places. The interval need not contain the mean: where held-out
-//! areas were predicted too high, both ends lie below it.
-//! They describe errors at places the model has not seen, for receivers it
-//! has (a new site's errors are larger: see the leave-one-receiver-out rows
-//! of the evaluation). `p_covered` follows from the three numbers
+//! weights, so each bin holds an equal share of the places. The interval
+//! need not contain the mean: where held-out areas were predicted too high,
+//! both ends lie below it.
+//!
+//! Those quantiles describe errors at places the model has not seen, for
+//! receivers it has. A new site (a candidate, or any receiver not in
+//! training) errs more: its offset is unknown and the trees learned the
+//! known sites' surroundings. So a second table, for new sites, comes from
+//! residuals of models that never saw the receiver: whole receivers dealt
+//! largest first into [`NEW_SITE_FOLDS`] folds, each fold predicted as a
+//! new site by a model of the others, binned and weighed as above.
+//! `p_covered` follows from the three numbers
 //! ([`RssiPrediction::p_at_least`]).
 //!
 //! # Survivor bias
@@ -366,13 +373,20 @@ impl LearnedParams {
             best.ok_or_else(|| Error::Training("no candidate was fitted".into()))?;
         let params = candidates[chosen];
         let all: Vec<usize> = (0..samples.len()).collect();
-        let core = params.fit_core(samples, &all, &weights)?;
+        let (core, new_site_residual) = rayon::join(
+            || params.fit_core(samples, &all, &weights),
+            || params.new_site_residuals(samples, &weights),
+        );
+        let (core, new_site_residual) = (core?, new_site_residual?);
         let log_d: Vec<f64> = samples
             .iter()
             .map(|s| s.features.log10_distance_m)
             .collect();
         let calibration =
             Calibration::from_residuals(&log_d, &residual, &place, self.residual_bins);
+        let new_site_calibration = new_site_residual.map(|residual| {
+            Calibration::from_residuals(&log_d, &residual, &place, self.residual_bins)
+        });
         let receiver_rows = samples.iter().fold(BTreeMap::new(), |mut m, s| {
             *m.entry(s.receiver.clone()).or_insert(0usize) += 1;
             m
@@ -398,6 +412,7 @@ impl LearnedParams {
             receiver_offsets_db: core.offsets,
             receiver_rows,
             calibration,
+            new_site_calibration,
             training_rows: samples.len(),
             training_data_fnv1a64: data_hash(samples),
             metadata: BTreeMap::new(),
@@ -478,6 +493,42 @@ impl LearnedParams {
                 (i, s.rssi_dbm - core.predict(&s.features, Some(&s.receiver)))
             })
             .collect())
+    }
+
+    /// Residuals (measured − predicted, every row) of models of these
+    /// parameters that never saw the row's receiver: the receivers are dealt
+    /// largest first into up to [`NEW_SITE_FOLDS`] folds, and each fold is
+    /// predicted by a model trained on the others, as a new site (no
+    /// offset). `None` with fewer than two receivers.
+    fn new_site_residuals(
+        &self,
+        samples: &[LinkSample],
+        weights: &[f64],
+    ) -> Result<Option<Vec<f64>>> {
+        let receivers: Vec<&str> = samples.iter().map(|s| s.receiver.as_str()).collect();
+        let Some(fold_of) = receiver_groups(&receivers, NEW_SITE_FOLDS) else {
+            return Ok(None);
+        };
+        let folds = fold_of.iter().max().map_or(0, |m| m + 1);
+        let fitted: Vec<Vec<(usize, f64)>> = (0..folds)
+            .into_par_iter()
+            .map(|f| {
+                let train: Vec<usize> = (0..samples.len()).filter(|&i| fold_of[i] != f).collect();
+                let core = self.fit_core(samples, &train, weights)?;
+                Ok((0..samples.len())
+                    .filter(|&i| fold_of[i] == f)
+                    .map(|i| {
+                        let s = &samples[i];
+                        (i, s.rssi_dbm - core.predict(&s.features, None))
+                    })
+                    .collect())
+            })
+            .collect::<Result<_>>()?;
+        let mut residual = vec![0.0; samples.len()];
+        for (i, r) in fitted.into_iter().flatten() {
+            residual[i] = r;
+        }
+        Ok(Some(residual))
     }
 
     /// The candidates [`LearnedParams::select`] chooses from: these
@@ -683,6 +734,39 @@ fn data_hash(samples: &[LinkSample]) -> String {
         }
     }
     format!("{h:016x}")
+}
+
+/// Folds the new-site interval is calibrated on (fewer with fewer receivers).
+pub const NEW_SITE_FOLDS: usize = 5;
+
+/// The fold of each row when whole receivers are held out: receivers by
+/// rows, largest first, each to the fold with the fewest rows so far (ties
+/// to the lower fold; receivers of equal rows in id order). `None` with
+/// fewer than two receivers.
+fn receiver_groups(receivers: &[&str], folds: usize) -> Option<Vec<usize>> {
+    let mut rows: BTreeMap<&str, usize> = BTreeMap::new();
+    for r in receivers {
+        *rows.entry(r).or_insert(0) += 1;
+    }
+    let folds = folds.min(rows.len());
+    if folds < 2 {
+        return None;
+    }
+    let mut order: Vec<(&str, usize)> = rows.into_iter().collect();
+    order.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
+    let mut load = vec![0usize; folds];
+    let mut fold_of_receiver: BTreeMap<&str, usize> = BTreeMap::new();
+    for (r, n) in order {
+        let f = (0..folds).min_by_key(|&f| (load[f], f)).unwrap_or(0);
+        load[f] += n;
+        fold_of_receiver.insert(r, f);
+    }
+    Some(
+        receivers
+            .iter()
+            .map(|r| fold_of_receiver.get(r).copied().unwrap_or(0))
+            .collect(),
+    )
 }
 
 /// Spatial folds: every row gets the fold of its device's H3 cell at `res`;
@@ -920,8 +1004,14 @@ pub struct LearnedModel {
     pub receiver_offsets_db: BTreeMap<String, f64>,
     /// Training rows of each receiver.
     pub receiver_rows: BTreeMap<String, usize>,
-    /// The interval's residual quantiles.
+    /// The interval's residual quantiles for receivers seen in training.
     pub calibration: Calibration,
+    /// The interval's residual quantiles for a new site (a receiver not
+    /// seen in training), from models that never saw the receiver; `None`
+    /// in models trained on one receiver (and in files written before it
+    /// existed): new sites then use [`LearnedModel::calibration`].
+    #[serde(default)]
+    pub new_site_calibration: Option<Calibration>,
     /// Number of training rows.
     pub training_rows: usize,
     /// FNV-1a 64 hash of the training rows (receiver, position, RSSI, features).
@@ -957,6 +1047,9 @@ impl LearnedModel {
         self.gbm.check()?;
         self.base.check()?;
         self.calibration.check()?;
+        if let Some(c) = &self.new_site_calibration {
+            c.check()?;
+        }
         self.params.check()?;
         if self.receiver_offsets_db.values().any(|v| !v.is_finite()) {
             return Err(Error::Model("non-finite receiver offset".into()));
@@ -974,28 +1067,48 @@ impl LearnedModel {
             .unwrap_or(0.0)
     }
 
-    /// The RSSI at `receiver` (None: a new site) under the reference budget,
-    /// with its 80 % interval.
+    /// Whether `receiver` was seen in training (it has an offset and the
+    /// interval of known receivers).
+    #[must_use]
+    pub fn knows_receiver(&self, receiver: Option<&str>) -> bool {
+        receiver.is_some_and(|r| self.receiver_rows.contains_key(r))
+    }
+
+    /// The RSSI at `receiver` (None or unseen: a new site) under the
+    /// reference budget, with its 80 % interval.
     #[must_use]
     pub fn predict_link(&self, features: &PathFeatures, receiver: Option<&str>) -> RssiPrediction {
         self.link_from_trees(
             features,
             self.gbm.predict_row(&features.to_array()),
             self.receiver_offset_db(receiver),
+            self.knows_receiver(receiver),
         )
     }
 
-    /// [`LearnedModel::predict_link`] given the trees' sum `trees_db` and the
-    /// receiver's offset (one place for the arithmetic, so the one-path and
-    /// the many-path predictions agree bit for bit).
+    /// The interval's table: of known receivers, or of new sites.
+    fn calibration_for(&self, known_receiver: bool) -> &Calibration {
+        match (&self.new_site_calibration, known_receiver) {
+            (Some(new_site), false) => new_site,
+            _ => &self.calibration,
+        }
+    }
+
+    /// [`LearnedModel::predict_link`] given the trees' sum `trees_db`, the
+    /// receiver's offset and whether it is a known receiver (one place for
+    /// the arithmetic, so the one-path and the many-path predictions agree
+    /// bit for bit).
     fn link_from_trees(
         &self,
         features: &PathFeatures,
         trees_db: f64,
         offset_db: f64,
+        known_receiver: bool,
     ) -> RssiPrediction {
         let mean = self.base.predict(features) + trees_db + offset_db;
-        let (q10, q90) = self.calibration.interval_db(features.log10_distance_m);
+        let (q10, q90) = self
+            .calibration_for(known_receiver)
+            .interval_db(features.log10_distance_m);
         RssiPrediction {
             mean_dbm: mean,
             p10_dbm: mean + q10,
@@ -1003,10 +1116,10 @@ impl LearnedModel {
         }
     }
 
-    /// The new-site predictions ([`RssiModel::predict`]) of `features` with
-    /// the budget shift `shift_db`, then `offset_db` added, appended to `out`:
-    /// the trees are walked over all rows at once, compiled (`ranked`) or
-    /// as they are ([`Gbm::predict_rows`]).
+    /// The predictions of `features` with the budget shift `shift_db`, then
+    /// a known receiver's `offset_db` added (`None`: a new site), appended
+    /// to `out`: the trees are walked over all rows at once, compiled
+    /// (`ranked`) or as they are ([`Gbm::predict_rows`]).
     fn predict_many_shifted(
         &self,
         features: &[PathFeatures],
@@ -1022,18 +1135,37 @@ impl LearnedModel {
             None => self.gbm.predict_rows(&rows, FEATURE_COUNT, &mut trees_db),
         }
         out.extend(features.iter().zip(trees_db).map(|(f, t)| {
-            let p = self.link_from_trees(f, t, 0.0).shifted(shift_db);
+            let p = self
+                .link_from_trees(f, t, 0.0, offset_db.is_some())
+                .shifted(shift_db);
             offset_db.map_or(p, |o| p.shifted(o))
         }));
     }
 
-    /// This model for one receiver: its offset applied (an unknown id gets
-    /// the population default), usable wherever an [`RssiModel`] is.
+    /// One path as [`LearnedModel::predict_many_shifted`] predicts it.
+    fn predict_one_shifted(
+        &self,
+        features: &PathFeatures,
+        shift_db: f64,
+        offset_db: Option<f64>,
+    ) -> RssiPrediction {
+        let trees_db = self.gbm.predict_row(&features.to_array());
+        let p = self
+            .link_from_trees(features, trees_db, 0.0, offset_db.is_some())
+            .shifted(shift_db);
+        offset_db.map_or(p, |o| p.shifted(o))
+    }
+
+    /// This model for one receiver: its offset and the interval of known
+    /// receivers applied (an unknown id is a new site), usable wherever an
+    /// [`RssiModel`] is.
     #[must_use]
     pub fn for_receiver<'a>(&'a self, receiver: &str) -> ReceiverModel<'a> {
         ReceiverModel {
             model: self,
-            offset_db: self.receiver_offset_db(Some(receiver)),
+            offset_db: self
+                .knows_receiver(Some(receiver))
+                .then(|| self.receiver_offset_db(Some(receiver))),
         }
     }
 
@@ -1050,8 +1182,7 @@ impl RssiModel for LearnedModel {
     }
 
     fn predict(&self, features: &PathFeatures, budget: &LinkBudget) -> RssiPrediction {
-        self.predict_link(features, None)
-            .shifted(self.budget_shift_db(budget))
+        self.predict_one_shifted(features, self.budget_shift_db(budget), None)
     }
 
     fn predict_many(
@@ -1068,21 +1199,25 @@ impl RssiModel for LearnedModel {
     }
 }
 
-/// A [`LearnedModel`] with one receiver's offset (see
-/// [`LearnedModel::for_receiver`]).
+/// A [`LearnedModel`] for one receiver (see [`LearnedModel::for_receiver`]).
 #[derive(Debug, Clone, Copy)]
 pub struct ReceiverModel<'a> {
     model: &'a LearnedModel,
-    offset_db: f64,
+    /// The receiver's offset; `None` for a receiver not seen in training.
+    offset_db: Option<f64>,
 }
 
 impl RssiModel for ReceiverModel<'_> {
     fn name(&self) -> String {
-        "learned (gradient-boosted trees, known receiver)".to_owned()
+        match self.offset_db {
+            Some(_) => "learned (gradient-boosted trees, known receiver)".to_owned(),
+            None => self.model.name(),
+        }
     }
 
     fn predict(&self, features: &PathFeatures, budget: &LinkBudget) -> RssiPrediction {
-        self.model.predict(features, budget).shifted(self.offset_db)
+        self.model
+            .predict_one_shifted(features, self.model.budget_shift_db(budget), self.offset_db)
     }
 
     fn predict_many(
@@ -1093,11 +1228,11 @@ impl RssiModel for ReceiverModel<'_> {
     ) {
         let shift_db = self.model.budget_shift_db(budget);
         self.model
-            .predict_many_shifted(features, shift_db, Some(self.offset_db), None, out);
+            .predict_many_shifted(features, shift_db, self.offset_db, None, out);
     }
 
     fn prepared(&self) -> Box<dyn RssiModel + '_> {
-        Box::new(Prepared::new(self.model, Some(self.offset_db)))
+        Box::new(Prepared::new(self.model, self.offset_db))
     }
 }
 
@@ -1122,19 +1257,16 @@ impl<'a> Prepared<'a> {
 
 impl RssiModel for Prepared<'_> {
     fn name(&self) -> String {
-        match self.offset_db {
-            Some(offset_db) => ReceiverModel {
-                model: self.model,
-                offset_db,
-            }
-            .name(),
-            None => self.model.name(),
+        ReceiverModel {
+            model: self.model,
+            offset_db: self.offset_db,
         }
+        .name()
     }
 
     fn predict(&self, features: &PathFeatures, budget: &LinkBudget) -> RssiPrediction {
-        let p = self.model.predict(features, budget);
-        self.offset_db.map_or(p, |o| p.shifted(o))
+        self.model
+            .predict_one_shifted(features, self.model.budget_shift_db(budget), self.offset_db)
     }
 
     fn predict_many(
@@ -1312,6 +1444,108 @@ pub(crate) mod tests {
             assert!((base.predict(&r.features) - r.rssi_dbm).abs() < 1e-3);
         }
         base.check().unwrap();
+    }
+
+    #[test]
+    fn receivers_are_held_out_whole_and_balanced() {
+        let mut receivers = Vec::new();
+        for (name, n) in [("e", 5), ("a", 50), ("c", 20), ("b", 30), ("d", 10)] {
+            receivers.extend(std::iter::repeat_n(name, n));
+        }
+        let fold = receiver_groups(&receivers, 2).unwrap();
+        let fold_of = |name: &str| {
+            let folds: Vec<usize> = receivers
+                .iter()
+                .zip(&fold)
+                .filter(|(r, _)| **r == name)
+                .map(|(_, f)| *f)
+                .collect();
+            assert!(folds.windows(2).all(|w| w[0] == w[1]), "{name} split");
+            folds[0]
+        };
+        // Largest first to the lighter fold: a, b, then c joins b (30 < 50),
+        // d ties (50/50) and takes fold 0, e goes to fold 1.
+        assert_eq!(
+            ["a", "b", "c", "d", "e"].map(fold_of),
+            [0, 1, 1, 0, 1],
+            "{fold:?}"
+        );
+        // No more folds than receivers; none with one receiver.
+        let three = receiver_groups(&["x", "y", "z", "x"], 5).unwrap();
+        assert_eq!(three.iter().max(), Some(&2));
+        assert_eq!(receiver_groups(&["x", "x"], 5), None);
+    }
+
+    #[test]
+    fn a_new_site_gets_the_interval_of_receivers_never_seen() {
+        // Receivers at 0, +6 and −6 dB: a site the model has not seen may be
+        // any of them, so its interval must span their spread, which the
+        // known receivers' interval (noise of ±2 dB) does not.
+        let train = synthetic(3_000, 1);
+        let params = LearnedParams::new()
+            .gbm(GbmParams::new().n_trees(60).min_samples_leaf(10))
+            .select(false);
+        let model = params.fit(&train).unwrap();
+        let new_site = model.new_site_calibration.clone().expect("three receivers");
+        let width = |c: &Calibration| {
+            let (q10, q90) = c.interval_db(3.0);
+            q90 - q10
+        };
+        assert!(
+            width(&new_site) > width(&model.calibration) + 8.0,
+            "{} vs {}",
+            width(&new_site),
+            width(&model.calibration)
+        );
+        // Fresh rows of every receiver, predicted as a new site.
+        let test = synthetic(2_000, 2);
+        let share = |known_interval: bool| {
+            let inside = test
+                .iter()
+                .filter(|s| {
+                    let trees = model.gbm.predict_row(&s.features.to_array());
+                    let p = model.link_from_trees(&s.features, trees, 0.0, known_interval);
+                    (p.p10_dbm..=p.p90_dbm).contains(&s.rssi_dbm)
+                })
+                .count();
+            inside as f64 / test.len() as f64
+        };
+        let (with_new_site, with_known) = (share(false), share(true));
+        assert!(with_new_site >= 0.75, "{with_new_site}");
+        assert!(with_known < 0.6, "{with_known}");
+        // Every way of asking for a new site gives the new-site interval;
+        // a known receiver keeps its own.
+        let f = &test[0].features;
+        let budget = LinkBudget {
+            device_eirp_dbm: model.params.reference_eirp_dbm,
+            rx_gain_dbi: model.params.reference_rx_gain_dbi,
+        };
+        let as_new = model.predict_link(f, None);
+        assert_eq!(model.predict_link(f, Some("gw9")), as_new);
+        assert_eq!(model.predict(f, &budget), as_new);
+        assert_eq!(model.for_receiver("gw9").predict(f, &budget), as_new);
+        assert_eq!(
+            model.for_receiver("gw9").prepared().predict(f, &budget),
+            as_new
+        );
+        let known = model.predict_link(f, Some("gw1"));
+        let gw1 = model.for_receiver("gw1");
+        for p in [gw1.predict(f, &budget), gw1.prepared().predict(f, &budget)] {
+            assert!((p.mean_dbm - known.mean_dbm).abs() < 1e-9);
+            assert!(((p.p90_dbm - p.p10_dbm) - (known.p90_dbm - known.p10_dbm)).abs() < 1e-9);
+        }
+        assert!(known.p90_dbm - known.p10_dbm < as_new.p90_dbm - as_new.p10_dbm);
+        // A model file from before the new-site table reads, and new sites
+        // fall back to the one table it has.
+        let mut json: serde_json::Value = serde_json::to_value(&model).unwrap();
+        json.as_object_mut().unwrap().remove("new_site_calibration");
+        let old: LearnedModel = serde_json::from_value(json).unwrap();
+        old.check().unwrap();
+        assert_eq!(old.new_site_calibration, None);
+        let old_new_site = old.predict_link(f, None);
+        let (q10, q90) = old.calibration.interval_db(f.log10_distance_m);
+        assert!((old_new_site.p10_dbm - old_new_site.mean_dbm - q10).abs() < 1e-9);
+        assert!((old_new_site.p90_dbm - old_new_site.mean_dbm - q90).abs() < 1e-9);
     }
 
     #[test]
