@@ -510,19 +510,11 @@ impl LearnedParams {
             return Ok(None);
         };
         let folds = fold_of.iter().max().map_or(0, |m| m + 1);
+        // A held-out receiver has no offset in the model of the other
+        // folds: `fold_residuals` predicts its rows as a new site's.
         let fitted: Vec<Vec<(usize, f64)>> = (0..folds)
             .into_par_iter()
-            .map(|f| {
-                let train: Vec<usize> = (0..samples.len()).filter(|&i| fold_of[i] != f).collect();
-                let core = self.fit_core(samples, &train, weights)?;
-                Ok((0..samples.len())
-                    .filter(|&i| fold_of[i] == f)
-                    .map(|i| {
-                        let s = &samples[i];
-                        (i, s.rssi_dbm - core.predict(&s.features, None))
-                    })
-                    .collect())
-            })
+            .map(|f| self.fold_residuals(samples, weights, &fold_of, f))
             .collect::<Result<_>>()?;
         let mut residual = vec![0.0; samples.len()];
         for (i, r) in fitted.into_iter().flatten() {
@@ -1330,13 +1322,18 @@ pub(crate) mod tests {
             .collect()
     }
 
+    /// A model of [`synthetic`] rows of three receivers at 0, +6 and −6 dB.
+    fn three_receiver_model() -> LearnedModel {
+        LearnedParams::new()
+            .gbm(GbmParams::new().n_trees(60).min_samples_leaf(10))
+            .select(false)
+            .fit(&synthetic(3_000, 1))
+            .unwrap()
+    }
+
     #[test]
     fn learns_offsets_and_calibrates_the_interval() {
-        let train = synthetic(3_000, 1);
-        let params = LearnedParams::new()
-            .gbm(GbmParams::new().n_trees(60).min_samples_leaf(10))
-            .select(false);
-        let model = params.fit(&train).unwrap();
+        let model = three_receiver_model();
         model.check().unwrap();
         // The offsets recover the ±6 dB receivers relative to gw0.
         let o = |r: &str| model.receiver_offset_db(Some(r));
@@ -1481,11 +1478,7 @@ pub(crate) mod tests {
         // Receivers at 0, +6 and −6 dB: a site the model has not seen may be
         // any of them, so its interval must span their spread, which the
         // known receivers' interval (noise of ±2 dB) does not.
-        let train = synthetic(3_000, 1);
-        let params = LearnedParams::new()
-            .gbm(GbmParams::new().n_trees(60).min_samples_leaf(10))
-            .select(false);
-        let model = params.fit(&train).unwrap();
+        let model = three_receiver_model();
         let new_site = model.new_site_calibration.clone().expect("three receivers");
         let width = |c: &Calibration| {
             let (q10, q90) = c.interval_db(3.0);
