@@ -1,15 +1,23 @@
 //! `links.parquet`: the accepted links in the generic link-table columns,
 //! which every `--links` option and `hexcover ingest` read back.
 
+use std::ops::Range;
 use std::path::{Path, PathBuf};
 
+use hexcover_core::{IdPool, LinkTable, OptColumn};
 use polars::io::parquet::write::BatchedWriter;
-
-use hexcover_core::LinkTable;
 use polars::prelude::*;
+use polars_arrow::array::{ArrayRef, DictionaryArray, PrimitiveArray, Utf8ViewArray};
+use polars_arrow::datatypes::{ArrowDataType, IntegerType};
+use polars_parquet::parquet::error::ParquetError;
+use polars_parquet::write::{
+    Compressor, DynIter, DynStreamingIterator, FallibleStreamingIterator, array_to_columns,
+    get_dtype_encoding,
+};
+use rayon::prelude::*;
 
 use crate::atomic::temporary_sibling;
-use crate::{Error, Result, write_atomically};
+use crate::{Error, Result};
 
 /// Write links in the generic link-table columns, plus `input_index` and
 /// `input_row` (where each came from; the input names are in the file's
@@ -18,17 +26,9 @@ use crate::{Error, Result, write_atomically};
 /// # Errors
 /// [`Error`] naming the file when building or writing fails.
 pub fn write_links_parquet(path: &Path, links: &LinkTable) -> Result<()> {
-    let identity: Vec<i32> = (0..links.inputs.len())
-        .map(|i| i32::try_from(i).unwrap_or(i32::MAX))
-        .collect();
-    let mut df = links_frame(links, &identity).map_err(Error::polars(path))?;
-    write_atomically(path, |tmp| {
-        let file = std::fs::File::create(tmp).map_err(|e| Error::io(tmp, e))?;
-        links_writer(file, &links.inputs)
-            .finish(&mut df)
-            .map_err(Error::polars(path))?;
-        Ok(())
-    })
+    let mut writer = LinksParquetWriter::create(path, &links.inputs)?;
+    writer.write(links)?;
+    writer.finish().map(|_| ())
 }
 
 /// The writer settings of `links.parquet`, shared by both writers so that
@@ -105,15 +105,13 @@ impl LinksParquetWriter {
             })
             .collect::<Result<_>>()?;
         let df = links_frame(links, &index).map_err(Error::polars(&self.path))?;
-        let Some(writer) = &mut self.writer else {
+        let Some(writer) = &self.writer else {
             return Ok(());
         };
-        // Row groups as `write_links_parquet` cuts them (polars' default).
-        for offset in (0..df.height()).step_by(ROW_GROUP_ROWS) {
-            let piece = df.slice(i64::try_from(offset).unwrap_or(i64::MAX), ROW_GROUP_ROWS);
-            writer
-                .write_batch(&piece)
-                .map_err(Error::polars(&self.path))?;
+        // Row groups of polars' default size.
+        for start in (0..df.height()).step_by(ROW_GROUP_ROWS) {
+            let rows = start..(start + ROW_GROUP_ROWS).min(df.height());
+            write_row_group(writer, &df, links, rows).map_err(Error::polars(&self.path))?;
         }
         self.rows += links.len() as u64;
         Ok(())
@@ -143,8 +141,103 @@ impl Drop for LinksParquetWriter {
     }
 }
 
+/// Write rows `rows` of `df` (the [`links_frame`] of `t`) as one row group.
+///
+/// What polars' `BatchedWriter::write_batch` does — every column encoded on
+/// its own core, then compressed and written in order — except for the id
+/// columns: polars would hash every id string of the row group to build the
+/// dictionary it writes them with; here the dictionary comes from the
+/// table's id pools. The pages are the same: dictionary pages holding the
+/// ids in the order of their first link in the row group.
+fn write_row_group(
+    writer: &BatchedWriter<std::fs::File>,
+    df: &DataFrame,
+    t: &LinkTable,
+    rows: Range<usize>,
+) -> PolarsResult<()> {
+    let piece = df.slice(
+        i64::try_from(rows.start).unwrap_or(i64::MAX),
+        rows.end - rows.start,
+    );
+    let mut arrays: Vec<ArrayRef> = piece
+        .columns()
+        .iter()
+        .map(|c| c.as_materialized_series().rechunk().chunks()[0].clone())
+        .collect();
+    for (name, codes, pool) in [
+        ("tx_id", &t.tx_id, &t.tx_ids),
+        ("rx_id", &t.rx_id, &t.rx_ids),
+        ("invalid_reason", &t.invalid_reason, &t.reasons),
+    ] {
+        // A column without values stays polars' all-null string array.
+        if codes.any() {
+            let index = piece.get_column_index(name).ok_or_else(|| {
+                PolarsError::ColumnNotFound(format!("{name} in links.parquet's frame").into())
+            })?;
+            arrays[index] = id_dictionary(codes, pool, rows.clone())?;
+        }
+    }
+    let file = writer.get_writer();
+    let (fields, options) = {
+        let file = file.lock().map_err(|_| poisoned())?;
+        (file.parquet_schema().fields().to_vec(), file.options())
+    };
+    let columns = arrays
+        .par_iter()
+        .zip(fields.into_par_iter())
+        .map(|(array, field)| {
+            let encodings = get_dtype_encoding(array.dtype());
+            array_to_columns(array, field, options, &encodings)
+        })
+        .collect::<PolarsResult<Vec<_>>>()?;
+    let row_group = DynIter::new(columns.into_iter().flatten().map(move |pages| {
+        let pages = pages.map(|page| page.map_err(|e| ParquetError::OutOfSpec(e.to_string())));
+        let compressed =
+            Compressor::new(pages, options.compression, vec![]).map_err(PolarsError::from);
+        Ok(DynStreamingIterator::new(compressed))
+    }));
+    let mut file = file.lock().map_err(|_| poisoned())?;
+    file.write(u64::try_from(rows.len()).unwrap_or(u64::MAX), row_group)
+}
+
+fn poisoned() -> PolarsError {
+    PolarsError::ComputeError("links.parquet's writer was poisoned by a panic".into())
+}
+
+/// Rows `rows` of an id column as a dictionary array: the row group's
+/// distinct ids (in the order of their first row, as polars orders a
+/// dictionary) and one key per row, null where a link has no id.
+fn id_dictionary(
+    codes: &OptColumn<u32>,
+    pool: &IdPool,
+    rows: Range<usize>,
+) -> PolarsResult<ArrayRef> {
+    const UNUSED: u32 = u32::MAX;
+    let mut key_of_code = vec![UNUSED; pool.len()];
+    let mut names: Vec<&str> = Vec::new();
+    let keys: PrimitiveArray<u32> = rows
+        .map(|i| {
+            let code = codes.get(i)?;
+            let key = key_of_code.get_mut(code as usize)?;
+            if *key == UNUSED {
+                *key = u32::try_from(names.len()).unwrap_or(UNUSED);
+                names.push(pool.name(code));
+            }
+            Some(*key)
+        })
+        .collect();
+    let values = Utf8ViewArray::from_slice_values(names);
+    let dtype = ArrowDataType::Dictionary(
+        IntegerType::UInt32,
+        Box::new(ArrowDataType::Utf8View),
+        false,
+    );
+    Ok(DictionaryArray::try_new(dtype, keys, values.boxed())?.boxed())
+}
+
 /// The link-table columns of `t`; `input_index` maps the table's input
-/// indices to those written.
+/// indices to those written. The id columns are placeholders (all null),
+/// which [`write_row_group`] replaces with dictionaries of the id pools.
 fn links_frame(t: &LinkTable, input_index: &[i32]) -> PolarsResult<DataFrame> {
     let n = t.len();
     // A column in which no link has a value is written as all-null without
@@ -156,20 +249,7 @@ fn links_frame(t: &LinkTable, input_index: &[i32]) -> PolarsResult<DataFrame> {
         let values: Float64Chunked = (0..n).map(|i| col.get(i)).collect();
         values.with_name(name.into()).into_column()
     };
-    let ids = |name: &str,
-               col: &hexcover_core::OptColumn<u32>,
-               pool: &hexcover_core::IdPool|
-     -> PolarsResult<Column> {
-        if !col.any() {
-            return Ok(Column::full_null(name.into(), n, &DataType::String));
-        }
-        // Gathered from the pool's names: string views of the few distinct
-        // ids instead of a copy of every link's id.
-        let names =
-            StringChunked::from_iter_values(name.into(), pool.names().iter().map(String::as_str));
-        let codes: IdxCa = (0..n).map(|i| col.get(i)).collect();
-        names.take(&codes).map(IntoColumn::into_column)
-    };
+    let ids = |name: &str| Column::full_null(name.into(), n, &DataType::String);
     let ints = |name: &str, any: bool, get: &dyn Fn(usize) -> Option<i64>| {
         if !any {
             return Column::full_null(name.into(), n, &DataType::Int64);
@@ -213,8 +293,8 @@ fn links_frame(t: &LinkTable, input_index: &[i32]) -> PolarsResult<DataFrame> {
             f("freq_mhz", &t.freq_mhz),
             sf,
             time,
-            ids("tx_id", &t.tx_id, &t.tx_ids)?,
-            ids("rx_id", &t.rx_id, &t.rx_ids)?,
+            ids("tx_id"),
+            ids("rx_id"),
             fcnt,
             f("tx_eirp_dbm", &t.tx_eirp_dbm),
             f("tx_height_agl_m", &t.tx_height_agl_m),
@@ -223,9 +303,100 @@ fn links_frame(t: &LinkTable, input_index: &[i32]) -> PolarsResult<DataFrame> {
             f("rx_gain_dbi", &t.rx_gain_dbi),
             Column::new("heard".into(), t.heard.as_slice()),
             Column::new("valid".into(), t.valid.as_slice()),
-            ids("invalid_reason", &t.invalid_reason, &t.reasons)?,
+            ids("invalid_reason"),
             Column::new("input_index".into(), input_index),
             Column::new("input_row".into(), input_row),
         ],
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use hexcover_core::Link;
+
+    use super::*;
+
+    /// A table whose receiver pool also holds an id no link has (as a
+    /// chunk's pool holds the ids of its rejected rows), with a link
+    /// without a receiver id.
+    fn table() -> LinkTable {
+        let mut t = LinkTable::default();
+        t.add_input("a.csv");
+        for (row, rx) in [Some("gw-b"), None, Some("gw-a"), Some("gw-b")]
+            .into_iter()
+            .enumerate()
+        {
+            let mut link = Link::heard(48.4, 10.0, 48.5, 10.1, -100.0);
+            link.tx_id = Some(format!("dev-{row}"));
+            link.rx_id = rx.map(str::to_owned);
+            t.push(&link, row as u64 + 2);
+        }
+        t.rx_ids.intern("gw-unused");
+        t
+    }
+
+    fn strings(array: &dyn polars_arrow::array::Array) -> Vec<Option<String>> {
+        let series = Series::from_arrow("ids".into(), array.to_boxed()).unwrap();
+        let series = series.cast(&DataType::String).unwrap();
+        series
+            .str()
+            .unwrap()
+            .iter()
+            .map(|s| s.map(str::to_owned))
+            .collect()
+    }
+
+    #[test]
+    fn an_id_dictionary_holds_only_the_ids_of_its_rows_in_first_use_order() {
+        let t = table();
+        let all = id_dictionary(&t.rx_id, &t.rx_ids, 0..4).unwrap();
+        let all = all.as_any().downcast_ref::<DictionaryArray<u32>>().unwrap();
+        // gw-b before gw-a (first use), gw-unused left out, the missing id null.
+        assert_eq!(
+            strings(all.values().as_ref()),
+            [Some("gw-b".into()), Some("gw-a".into())]
+        );
+        assert_eq!(
+            strings(all),
+            [
+                Some("gw-b".into()),
+                None,
+                Some("gw-a".into()),
+                Some("gw-b".into())
+            ]
+        );
+        let tail = id_dictionary(&t.rx_id, &t.rx_ids, 2..4).unwrap();
+        let tail = tail
+            .as_any()
+            .downcast_ref::<DictionaryArray<u32>>()
+            .unwrap();
+        assert_eq!(
+            strings(tail.values().as_ref()),
+            [Some("gw-a".into()), Some("gw-b".into())]
+        );
+        assert_eq!(tail.keys().values().as_slice(), [0, 1]);
+    }
+
+    #[test]
+    fn chunks_written_as_dictionaries_read_back_as_their_ids() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("links.parquet");
+        let t = table();
+        let mut writer = LinksParquetWriter::create(&path, &t.inputs).unwrap();
+        writer.write(&t).unwrap();
+        writer.write(&t).unwrap();
+        assert_eq!(writer.finish().unwrap(), 8);
+        let file = std::fs::File::open(&path).unwrap();
+        let df = ParquetReader::new(file).finish().unwrap();
+        assert_eq!(df.column("rx_id").unwrap().dtype(), &DataType::String);
+        let ids = |name: &str| -> Vec<Option<String>> {
+            let column = df.column(name).unwrap().str().unwrap().clone();
+            column.iter().map(|s| s.map(str::to_owned)).collect()
+        };
+        let rx: Vec<Option<String>> = (0..8).map(|i| t.get(i % 4).rx_id).collect();
+        let tx: Vec<Option<String>> = (0..8).map(|i| t.get(i % 4).tx_id).collect();
+        assert_eq!(ids("rx_id"), rx);
+        assert_eq!(ids("tx_id"), tx);
+        assert_eq!(df.column("invalid_reason").unwrap().null_count(), 8);
+    }
 }

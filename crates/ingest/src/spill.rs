@@ -238,32 +238,40 @@ impl SpillAggregator {
 
 /// Aggregate the held chunks: per resolution, all of them as one frame
 /// in input order, as the in-memory path aggregates its table.
+///
+/// The link columns are stacked, made contiguous (column by column on all
+/// cores: a copy of every held byte into fresh pages) and ranked once; each
+/// resolution then adds its cells to that one frame.
 fn aggregate_held(
     held: Vec<HeldChunk>,
     resolutions: usize,
     ranks: &[u32],
     names: &ReceiverNames<'_>,
 ) -> Result<Vec<Vec<HexStats>>> {
+    let (bases, chunk_cells): (Vec<DataFrame>, Vec<Vec<Vec<u64>>>) = held
+        .into_iter()
+        .map(|chunk| (chunk.base, chunk.cells))
+        .unzip();
+    let mut bases = bases.into_iter();
+    let Some(mut base) = bases.next() else {
+        return Ok(vec![Vec::new(); resolutions]);
+    };
+    for df in bases {
+        base.vstack_mut_owned(df).map_err(polars_error)?;
+    }
+    // The chunks' own buffers are released here, before the group-by.
+    base.rechunk_mut_par();
+    let base = rank_receivers(base, ranks).map_err(polars_error)?;
+    let rows = base.height();
     let mut out = Vec::with_capacity(resolutions);
     for r in 0..resolutions {
-        let mut all: Option<DataFrame> = None;
-        for chunk in &held {
-            let mut df = chunk.base.clone();
-            df.with_column(Column::new("cell".into(), chunk.cells[r].as_slice()))
-                .map_err(polars_error)?;
-            match &mut all {
-                None => all = Some(df),
-                Some(all) => {
-                    all.vstack_mut_owned(df).map_err(polars_error)?;
-                }
-            }
+        let mut cells: Vec<u64> = Vec::with_capacity(rows);
+        for chunk in &chunk_cells {
+            cells.extend_from_slice(&chunk[r]);
         }
-        let Some(mut df) = all else {
-            out.push(Vec::new());
-            continue;
-        };
-        df.rechunk_mut();
-        let df = rank_receivers(df, ranks).map_err(polars_error)?;
+        let mut df = base.clone();
+        df.with_column(Column::new("cell".into(), cells))
+            .map_err(polars_error)?;
         let stats = hex_frame(df).map_err(polars_error)?;
         out.push(hex_rows(&stats, names).map_err(polars_error)?);
     }
