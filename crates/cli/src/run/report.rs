@@ -158,6 +158,19 @@ impl Report {
             text(&i["links"]),
             text(&i["sites"])
         );
+        if let Some(reasons) = i["rejected_by_reason"].as_object() {
+            for (reason, n) in reasons {
+                let _ = writeln!(s, "  rejected {reason}: {}", text(n));
+            }
+        }
+        let hexes = hexes_by_resolution(i);
+        if !hexes.is_empty() {
+            let per_res: Vec<String> = hexes
+                .iter()
+                .map(|(res, n)| format!("res {res}: {}", text(n)))
+                .collect();
+            let _ = writeln!(s, "hexes {}", per_res.join("  "));
+        }
         if let Some(learned) = learned_score(&j["model"]) {
             let _ = writeln!(
                 s,
@@ -177,6 +190,20 @@ impl Report {
                 num(&p["bound"]["upper"]),
                 100.0 * num(&p["bound"]["gap"])
             );
+        }
+        // Where the ingest's tables went; report.md lists every output.
+        let ingest_files: Vec<&str> = j["outputs"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+            .filter(|path| is_ingest_output(path))
+            .collect();
+        if !ingest_files.is_empty() {
+            s.push_str("ingest wrote:\n");
+            for path in ingest_files {
+                let _ = writeln!(s, "  {path}");
+            }
         }
         s
     }
@@ -227,10 +254,9 @@ impl Report {
             }
             s.push('\n');
         }
-        if let Some(hexes) = i["hexes"].as_object() {
+        let hexes = hexes_by_resolution(i);
+        if !hexes.is_empty() {
             s.push_str("| H3 resolution | measured hexes |\n|---:|---:|\n");
-            let mut hexes: Vec<(&String, &Value)> = hexes.iter().collect();
-            hexes.sort_by_key(|(res, _)| res.parse::<u8>().unwrap_or(u8::MAX));
             for (res, n) in hexes {
                 let _ = writeln!(s, "| {res} | {} |", text(n));
             }
@@ -314,6 +340,28 @@ fn learned_score(model: &Value) -> Option<&Value> {
     model["cv"]["scores"].as_array()?.last()
 }
 
+/// The ingest's hex counts, finest resolution last.
+fn hexes_by_resolution(ingest: &Value) -> Vec<(&String, &Value)> {
+    let mut hexes: Vec<(&String, &Value)> = ingest["hexes"]
+        .as_object()
+        .map(|h| h.iter().collect())
+        .unwrap_or_default();
+    hexes.sort_by_key(|(res, _)| res.parse::<u8>().unwrap_or(u8::MAX));
+    hexes
+}
+
+/// Whether `path` is one of the tables `hexcover ingest` writes.
+fn is_ingest_output(path: &str) -> bool {
+    let name = Path::new(path)
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or_default();
+    matches!(
+        name,
+        "links.parquet" | "rejects.csv" | "sites.parquet" | "summary.json"
+    ) || (name.starts_with("hexes_res") && name.ends_with(".parquet"))
+}
+
 fn seconds_note(stage: &Value) -> String {
     if stage["status"] == "ran" {
         format!(" ({:.1} s)", num(&stage["seconds"]))
@@ -343,5 +391,63 @@ fn text(v: &Value) -> String {
             }
         }
         other => other.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_terminal_summary_gives_rejects_by_reason_hexes_and_the_ingest_files() {
+        let report = Report {
+            json: json!({
+                "config": "studies/ulm.toml",
+                "stages": [{"stage": "ingest", "status": "ran", "seconds": 0.7}],
+                "ingest": {
+                    "rows_read": 35876, "accepted": 35120, "rejected": 756,
+                    "rejected_by_reason": {"rx_without_position": 756},
+                    "links": 35120, "sites": 17,
+                    "hexes": {"12": 6953, "8": 118, "9": 432},
+                },
+                "model": null,
+                "placement": null,
+                "outputs": [
+                    "out/ulm/coverage/a.parquet",
+                    "out/ulm/hexes_res12.geojson",
+                    "out/ulm/hexes_res12.parquet",
+                    "out/ulm/links.parquet",
+                    "out/ulm/model.json",
+                    "out/ulm/rejects.csv",
+                    "out/ulm/summary.json",
+                ],
+            }),
+        };
+        let text = report.summary_text();
+        assert!(
+            text.contains("rows read 35876  accepted 35120  rejected 756"),
+            "{text}"
+        );
+        assert!(
+            text.contains("  rejected rx_without_position: 756\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("hexes res 8: 118  res 9: 432  res 12: 6953\n"),
+            "{text}"
+        );
+        let wrote = text
+            .split("ingest wrote:\n")
+            .nth(1)
+            .expect("the ingest's files");
+        assert_eq!(
+            wrote.lines().collect::<Vec<_>>(),
+            [
+                "  out/ulm/hexes_res12.parquet",
+                "  out/ulm/links.parquet",
+                "  out/ulm/rejects.csv",
+                "  out/ulm/summary.json",
+            ]
+        );
     }
 }
