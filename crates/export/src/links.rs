@@ -31,8 +31,8 @@ pub fn write_links_parquet(path: &Path, links: &LinkTable) -> Result<()> {
     writer.finish().map(|_| ())
 }
 
-/// The writer settings of `links.parquet`, shared by both writers so that
-/// their files differ in row-group boundaries only.
+/// The writer settings of `links.parquet`: its compression and the
+/// `hexcover:inputs` metadata.
 fn links_writer(file: std::fs::File, inputs: &[String]) -> ParquetWriter<std::fs::File> {
     let inputs = serde_json::to_string(inputs).unwrap_or_default();
     ParquetWriter::new(file)
@@ -159,24 +159,25 @@ fn write_row_group(
         i64::try_from(rows.start).unwrap_or(i64::MAX),
         rows.end - rows.start,
     );
-    let mut arrays: Vec<ArrayRef> = piece
-        .columns()
-        .iter()
-        .map(|c| c.as_materialized_series().rechunk().chunks()[0].clone())
-        .collect();
-    for (name, codes, pool) in [
+    let ids = [
         ("tx_id", &t.tx_id, &t.tx_ids),
         ("rx_id", &t.rx_id, &t.rx_ids),
         ("invalid_reason", &t.invalid_reason, &t.reasons),
-    ] {
-        // A column without values stays polars' all-null string array.
-        if codes.any() {
-            let index = piece.get_column_index(name).ok_or_else(|| {
-                PolarsError::ColumnNotFound(format!("{name} in links.parquet's frame").into())
-            })?;
-            arrays[index] = id_dictionary(codes, pool, rows.clone())?;
-        }
-    }
+    ];
+    let arrays = piece
+        .columns()
+        .iter()
+        .map(|column| {
+            // An id column without values stays polars' all-null strings.
+            match ids
+                .iter()
+                .find(|(name, codes, _)| column.name() == name && codes.any())
+            {
+                Some((_, codes, pool)) => id_dictionary(codes, pool, rows.clone()),
+                None => Ok(column.as_materialized_series().rechunk().chunks()[0].clone()),
+            }
+        })
+        .collect::<PolarsResult<Vec<ArrayRef>>>()?;
     let file = writer.get_writer();
     let (fields, options) = {
         let file = file.lock().map_err(|_| poisoned())?;
