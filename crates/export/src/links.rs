@@ -159,11 +159,7 @@ fn write_row_group(
         i64::try_from(rows.start).unwrap_or(i64::MAX),
         rows.end - rows.start,
     );
-    let ids = [
-        ("tx_id", &t.tx_id, &t.tx_ids),
-        ("rx_id", &t.rx_id, &t.rx_ids),
-        ("invalid_reason", &t.invalid_reason, &t.reasons),
-    ];
+    let ids = id_columns(t);
     let arrays = piece
         .columns()
         .iter()
@@ -203,6 +199,15 @@ fn write_row_group(
 
 fn poisoned() -> PolarsError {
     PolarsError::ComputeError("links.parquet's writer was poisoned by a panic".into())
+}
+
+/// The id columns of `links.parquet`: name, each link's code, the names.
+fn id_columns(t: &LinkTable) -> [(&'static str, &OptColumn<u32>, &IdPool); 3] {
+    [
+        ("tx_id", &t.tx_id, &t.tx_ids),
+        ("rx_id", &t.rx_id, &t.rx_ids),
+        ("invalid_reason", &t.invalid_reason, &t.reasons),
+    ]
 }
 
 /// Rows `rows` of an id column as a dictionary array: the row group's
@@ -250,7 +255,8 @@ fn links_frame(t: &LinkTable, input_index: &[i32]) -> PolarsResult<DataFrame> {
         let values: Float64Chunked = (0..n).map(|i| col.get(i)).collect();
         values.with_name(name.into()).into_column()
     };
-    let ids = |name: &str| Column::full_null(name.into(), n, &DataType::String);
+    let [tx_id, rx_id, invalid_reason] =
+        id_columns(t).map(|(name, ..)| Column::full_null(name.into(), n, &DataType::String));
     let ints = |name: &str, any: bool, get: &dyn Fn(usize) -> Option<i64>| {
         if !any {
             return Column::full_null(name.into(), n, &DataType::Int64);
@@ -294,8 +300,8 @@ fn links_frame(t: &LinkTable, input_index: &[i32]) -> PolarsResult<DataFrame> {
             f("freq_mhz", &t.freq_mhz),
             sf,
             time,
-            ids("tx_id"),
-            ids("rx_id"),
+            tx_id,
+            rx_id,
             fcnt,
             f("tx_eirp_dbm", &t.tx_eirp_dbm),
             f("tx_height_agl_m", &t.tx_height_agl_m),
@@ -304,7 +310,7 @@ fn links_frame(t: &LinkTable, input_index: &[i32]) -> PolarsResult<DataFrame> {
             f("rx_gain_dbi", &t.rx_gain_dbi),
             Column::new("heard".into(), t.heard.as_slice()),
             Column::new("valid".into(), t.valid.as_slice()),
-            ids("invalid_reason"),
+            invalid_reason,
             Column::new("input_index".into(), input_index),
             Column::new("input_row".into(), input_row),
         ],

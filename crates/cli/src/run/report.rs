@@ -98,6 +98,17 @@ impl Report {
             })
             .collect();
         outputs.sort();
+        // What the ingest stage wrote, for the terminal summary.
+        let ingest_outputs: Vec<String> = runs
+            .iter()
+            .filter(|r| r.stage == Stage::Ingest)
+            .filter_map(|r| r.manifest.as_ref())
+            .flat_map(|m| {
+                m.outputs
+                    .iter()
+                    .map(|o| dir.join(&o.path).display().to_string())
+            })
+            .collect();
         let json = json!({
             "study": config.study.name,
             "config": config_path.display().to_string(),
@@ -111,6 +122,7 @@ impl Report {
             "placement": metric(Stage::Optimize),
             "export": metric(Stage::Export),
             "outputs": outputs,
+            "ingest_outputs": ingest_outputs,
         });
         Self { json }
     }
@@ -192,17 +204,13 @@ impl Report {
             );
         }
         // Where the ingest's tables went; report.md lists every output.
-        let ingest_files: Vec<&str> = j["outputs"]
+        let ingest_files = j["ingest_outputs"]
             .as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(Value::as_str)
-            .filter(|path| is_ingest_output(path))
-            .collect();
+            .map_or(&[][..], Vec::as_slice);
         if !ingest_files.is_empty() {
             s.push_str("ingest wrote:\n");
             for path in ingest_files {
-                let _ = writeln!(s, "  {path}");
+                let _ = writeln!(s, "  {}", text(path));
             }
         }
         s
@@ -350,18 +358,6 @@ fn hexes_by_resolution(ingest: &Value) -> Vec<(&String, &Value)> {
     hexes
 }
 
-/// Whether `path` is one of the tables `hexcover ingest` writes.
-fn is_ingest_output(path: &str) -> bool {
-    let name = Path::new(path)
-        .file_name()
-        .and_then(|n| n.to_str())
-        .unwrap_or_default();
-    matches!(
-        name,
-        "links.parquet" | "rejects.csv" | "sites.parquet" | "summary.json"
-    ) || (name.starts_with("hexes_res") && name.ends_with(".parquet"))
-}
-
 fn seconds_note(stage: &Value) -> String {
     if stage["status"] == "ran" {
         format!(" ({:.1} s)", num(&stage["seconds"]))
@@ -412,12 +408,9 @@ mod tests {
                 },
                 "model": null,
                 "placement": null,
-                "outputs": [
-                    "out/ulm/coverage/a.parquet",
-                    "out/ulm/hexes_res12.geojson",
+                "ingest_outputs": [
                     "out/ulm/hexes_res12.parquet",
                     "out/ulm/links.parquet",
-                    "out/ulm/model.json",
                     "out/ulm/rejects.csv",
                     "out/ulm/summary.json",
                 ],
