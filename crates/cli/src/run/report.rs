@@ -88,26 +88,22 @@ impl Report {
                 .find(|r| r.stage == stage)
                 .map_or(Value::Null, StageRun::metrics)
         };
-        let mut outputs: Vec<String> = runs
-            .iter()
-            .filter_map(|r| r.manifest.as_ref())
-            .flat_map(|m| {
+        // The files a stage's manifest lists, as paths in the study.
+        let written = |r: &StageRun| -> Vec<String> {
+            r.manifest.as_ref().map_or_else(Vec::new, |m| {
                 m.outputs
                     .iter()
                     .map(|o| dir.join(&o.path).display().to_string())
+                    .collect()
             })
-            .collect();
+        };
+        let mut outputs: Vec<String> = runs.iter().flat_map(written).collect();
         outputs.sort();
         // What the ingest stage wrote, for the terminal summary.
         let ingest_outputs: Vec<String> = runs
             .iter()
             .filter(|r| r.stage == Stage::Ingest)
-            .filter_map(|r| r.manifest.as_ref())
-            .flat_map(|m| {
-                m.outputs
-                    .iter()
-                    .map(|o| dir.join(&o.path).display().to_string())
-            })
+            .flat_map(written)
             .collect();
         let json = json!({
             "study": config.study.name,
