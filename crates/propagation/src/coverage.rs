@@ -27,7 +27,7 @@
 //!
 //! Predictions are asked for a few hundred samples at a time
 //! ([`RssiModel::predict_many`], on the model [`RssiModel::prepared`] once
-//! per run): the learned model walks each tree over many paths at once.
+//! per run): the learned model tests each tree's splits on many paths at once.
 //!
 //! The cell holding the site takes the first sample's features (one step
 //! out): distance 0 has no path. Cells whose radial leaves the terrain (the
