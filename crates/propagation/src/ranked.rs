@@ -183,6 +183,8 @@ mod tests {
     use linfa::prelude::*;
     use ndarray::{Array1, Array2};
 
+    use proptest::prelude::*;
+
     use super::*;
     use crate::GbmParams;
     use crate::gbm::SplitMix64;
@@ -260,5 +262,64 @@ mod tests {
         let (mut wide, _) = model(3, 6, 100);
         wide.split_feature[0] = 40;
         assert!(RankedGbm::new(&wide).is_none());
+    }
+
+    /// A value from a small set (so rows hit thresholds exactly), or ±∞,
+    /// NaN, f64::MAX (the non-split marker).
+    fn value() -> impl Strategy<Value = f64> {
+        prop_oneof![
+            8 => (-6i32..=6).prop_map(|k| f64::from(k) / 2.0),
+            1 => Just(f64::INFINITY),
+            1 => Just(f64::NEG_INFINITY),
+            1 => Just(f64::NAN),
+            1 => Just(f64::MAX),
+        ]
+    }
+
+    /// Trees of any shape, not only trained ones: every node a random
+    /// feature and threshold, some not splitting (f64::MAX).
+    fn arb_gbm() -> impl Strategy<Value = Gbm> {
+        (1..=DEPTH, 1usize..12, 1usize..5).prop_flat_map(|(depth, trees, features)| {
+            let internal = ((1usize << depth) - 1) * trees;
+            let threshold = prop_oneof![
+                6 => (-6i32..=6).prop_map(|k| f64::from(k) / 2.0 + 0.25),
+                1 => (-6i32..=6).prop_map(|k| f64::from(k) / 2.0),
+                1 => Just(f64::MAX),
+            ];
+            (
+                proptest::collection::vec(0..features as u16, internal),
+                proptest::collection::vec(threshold, internal),
+                proptest::collection::vec(-10.0f64..10.0, trees << depth),
+                -5.0f64..5.0,
+            )
+                .prop_map(move |(split_feature, split_threshold, leaf_value, base)| {
+                    Gbm {
+                        n_features: features,
+                        depth,
+                        base,
+                        split_feature,
+                        split_threshold,
+                        leaf_value,
+                        feature_gain: vec![0.0; features],
+                    }
+                })
+        })
+    }
+
+    proptest! {
+        #[test]
+        fn any_trees_any_rows_bit_for_bit(
+            gbm in arb_gbm(),
+            values in proptest::collection::vec(value(), 0..1200),
+        ) {
+            let stride = gbm.n_features;
+            let rows = values.len() / stride;
+            let ranked = RankedGbm::new(&gbm).expect("fits");
+            let mut out = vec![0.0; rows];
+            ranked.predict_rows(&values, stride, &mut out);
+            for (row, got) in values.chunks_exact(stride).zip(&out) {
+                prop_assert_eq!(got.to_bits(), gbm.predict_row(row).to_bits(), "{:?}", row);
+            }
+        }
     }
 }
