@@ -36,8 +36,8 @@ const WIDTH: usize = 32;
 /// stay in L1. (Per-site coverage on Ulm, 150 trees: 76.5 ms a site with
 /// 64 rows, 74.3 with 128, 72.7 with 256, 91.1 with 512.)
 const BLOCK: usize = 256;
-/// Most distinct thresholds of one feature: ranks fit a byte.
-const MAX_CUTS: usize = 254;
+/// Most distinct thresholds of one feature: ranks (0..=MAX_CUTS) fit a byte.
+const MAX_CUTS: usize = 255;
 
 /// A [`Gbm`] as rank tests and leaf bit sets (see the module docs).
 #[derive(Debug, Clone)]
@@ -250,9 +250,27 @@ mod tests {
         assert_eq!(keeps_right(0, 2), !0b0011);
         assert_eq!(keeps_right(1, 2), !0b0001);
         assert_eq!(keeps_right(2, 2), !0b0100);
-        // Depth 5: the root drops leaves 0–15, the last node leaf 30.
-        assert_eq!(keeps_right(0, 5), !0xFFFF);
-        assert_eq!(keeps_right(30, 5), !(1 << 30));
+        // Every node of every depth against the walk of `Gbm::predict_row`:
+        // a leaf is dropped exactly when its walk goes left at the node.
+        for depth in 1..=DEPTH {
+            let internal = (1usize << depth) - 1;
+            for n in 0..internal {
+                let mut expected = u32::MAX;
+                for leaf in 0..1usize << depth {
+                    // The walk to `leaf`: its bits from the top, 1 = right.
+                    let mut i = 0;
+                    for level in (0..depth).rev() {
+                        let right = (leaf >> level) & 1;
+                        if i == n && right == 0 {
+                            expected &= !(1 << leaf);
+                        }
+                        i = 2 * i + 1 + right;
+                    }
+                    assert_eq!(i - internal, leaf);
+                }
+                assert_eq!(keeps_right(n, depth), expected, "node {n}, depth {depth}");
+            }
+        }
     }
 
     #[test]
@@ -262,13 +280,50 @@ mod tests {
         let (mut wide, _) = model(3, 6, 100);
         wide.split_feature[0] = 40;
         assert!(RankedGbm::new(&wide).is_none());
+        wide.split_feature[0] = (WIDTH - 1) as u16;
+        wide.n_features = WIDTH;
+        assert!(RankedGbm::new(&wide).is_some());
+        let (mut nan, _) = model(3, 6, 100);
+        nan.split_threshold[0] = f64::NAN;
+        assert!(RankedGbm::new(&nan).is_none());
+    }
+
+    /// One tree per threshold, each splitting feature 0 there: `cuts`
+    /// distinct thresholds.
+    fn many_cuts(cuts: usize) -> Gbm {
+        Gbm {
+            n_features: 1,
+            depth: 1,
+            base: 0.5,
+            split_feature: vec![0; cuts],
+            split_threshold: (0..cuts).map(|k| k as f64).collect(),
+            leaf_value: (0..2 * cuts).map(|k| (k % 7) as f64 - 3.0).collect(),
+            feature_gain: vec![0.0],
+        }
+    }
+
+    #[test]
+    fn as_many_cuts_as_a_byte_ranks_and_no_more() {
+        let gbm = many_cuts(MAX_CUTS);
+        let ranked = RankedGbm::new(&gbm).expect("fits");
+        let rows: Vec<f64> = (-2..=2 * MAX_CUTS as i32 + 2)
+            .map(|k| f64::from(k) / 2.0)
+            .chain([f64::INFINITY, f64::NEG_INFINITY, f64::NAN])
+            .collect();
+        let mut out = vec![0.0; rows.len()];
+        ranked.predict_rows(&rows, 1, &mut out);
+        for (x, got) in rows.iter().zip(&out) {
+            assert_eq!(got.to_bits(), gbm.predict_row(&[*x]).to_bits(), "{x}");
+        }
+        assert!(RankedGbm::new(&many_cuts(MAX_CUTS + 1)).is_none());
     }
 
     /// A value from a small set (so rows hit thresholds exactly), or ±∞,
-    /// NaN, f64::MAX (the non-split marker).
+    /// NaN, −0, f64::MAX (the non-split marker).
     fn value() -> impl Strategy<Value = f64> {
         prop_oneof![
             8 => (-6i32..=6).prop_map(|k| f64::from(k) / 2.0),
+            1 => Just(-0.0),
             1 => Just(f64::INFINITY),
             1 => Just(f64::NEG_INFINITY),
             1 => Just(f64::NAN),
@@ -284,7 +339,10 @@ mod tests {
             let threshold = prop_oneof![
                 6 => (-6i32..=6).prop_map(|k| f64::from(k) / 2.0 + 0.25),
                 1 => (-6i32..=6).prop_map(|k| f64::from(k) / 2.0),
+                1 => Just(-0.0),
                 1 => Just(f64::MAX),
+                1 => Just(f64::INFINITY),
+                1 => Just(f64::NEG_INFINITY),
             ];
             (
                 proptest::collection::vec(0..features as u16, internal),
@@ -311,8 +369,10 @@ mod tests {
         fn any_trees_any_rows_bit_for_bit(
             gbm in arb_gbm(),
             values in proptest::collection::vec(value(), 0..1200),
+            short_by in 0usize..3,
         ) {
-            let stride = gbm.n_features;
+            // Rows may be shorter than the features (those read as +∞).
+            let stride = gbm.n_features.saturating_sub(short_by).max(1);
             let rows = values.len() / stride;
             let ranked = RankedGbm::new(&gbm).expect("fits");
             let mut out = vec![0.0; rows];
