@@ -46,9 +46,11 @@ pub(crate) struct RankedGbm {
     /// Per feature up to the last one split on, its distinct split
     /// thresholds in increasing order.
     cuts: Vec<Vec<f64>>,
-    /// Per tree, its nodes: the test and the leaves a row going right
-    /// keeps (all but the node's left subtree's).
-    nodes: Vec<Vec<(Test, u32)>>,
+    /// Every tree's node tests, tree after tree, level order.
+    tests: Vec<Test>,
+    /// Per node position (the same in every tree), the leaves a row going
+    /// right keeps: all but the node's left subtree's.
+    keeps_right: Vec<u32>,
     /// Per tree, its leaves left to right (the first 2^depth used).
     leaves: Vec<[f64; 1 << DEPTH]>,
 }
@@ -96,22 +98,16 @@ impl RankedGbm {
         // Feature < WIDTH and rank ≤ MAX_CUTS: both fit a byte. Nodes that
         // do not split (threshold f64::MAX) stay: a feature of +∞ goes
         // right there.
-        let nodes = (0..trees)
-            .map(|t| {
-                (0..internal)
-                    .map(|n| {
-                        let node = t * internal + n;
-                        let f = gbm.split_feature[node];
-                        let threshold = gbm.split_threshold[node];
-                        let test = Test {
-                            feature: f as u8,
-                            rank: cuts[usize::from(f)].partition_point(|&c| c < threshold) as u8,
-                        };
-                        (test, keeps_right(n, depth))
-                    })
-                    .collect()
+        let tests = gbm
+            .split_feature
+            .iter()
+            .zip(&gbm.split_threshold)
+            .map(|(&f, &threshold)| Test {
+                feature: f as u8,
+                rank: cuts[usize::from(f)].partition_point(|&c| c < threshold) as u8,
             })
             .collect();
+        let keeps_right = (0..internal).map(|n| keeps_right(n, depth)).collect();
         let leaves = gbm
             .leaf_value
             .chunks_exact(1 << depth)
@@ -124,7 +120,8 @@ impl RankedGbm {
         Some(Self {
             base: gbm.base,
             cuts,
-            nodes,
+            tests,
+            keeps_right,
             leaves,
         })
     }
@@ -149,9 +146,10 @@ impl RankedGbm {
             // Rows of the block past `sums.len()` hold stale ranks: their
             // leaves are found and dropped.
             sums.fill(self.base);
-            for (tree_nodes, leaves) in self.nodes.iter().zip(&self.leaves) {
+            let trees = self.tests.chunks_exact(self.keeps_right.len());
+            for (tree_tests, leaves) in trees.zip(&self.leaves) {
                 let mut alive = [u32::MAX; BLOCK];
-                for &(test, keep) in tree_nodes {
+                for (test, &keep) in tree_tests.iter().zip(&self.keeps_right) {
                     let column = &columns[usize::from(test.feature) & (WIDTH - 1)];
                     for (alive, &rank) in alive.iter_mut().zip(column) {
                         *alive &= if rank > test.rank { keep } else { u32::MAX };
