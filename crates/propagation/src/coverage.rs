@@ -341,10 +341,10 @@ pub struct CoverageStats {
 }
 
 /// The coverage of one site: one entry per cell within the radius that has
-/// terrain, grouped by parent cell (one resolution coarser) in the order of
-/// `h3o`'s grid disk around the site cell's parent, each parent's children
-/// in digit order (at resolution 0: `h3o`'s grid disk around the site's
-/// cell). Treat the order as unspecified beyond that it is deterministic.
+/// terrain, in the order the sweep reaches them: wedge by wedge (the
+/// sectors of the base radials, clockwise from north), in each radial by
+/// radial and outward. Treat the order as unspecified beyond that it is
+/// deterministic (the same for any number of threads).
 #[derive(Debug, Clone, PartialEq)]
 pub struct SiteCoverage {
     /// The cells.
@@ -671,7 +671,7 @@ pub fn site_coverage(
     cells.reserve(disk.cells.len());
     jobs.reserve(disk.cells.len());
     jobs_radial.reserve(disk.cells.len());
-    for (cell, (distance_m, direction)) in disk.cells.into_iter().zip(centres) {
+    for (&cell, (distance_m, direction)) in disk.cells.iter().zip(centres) {
         if distance_m > params.radius_m {
             continue;
         }
@@ -721,81 +721,105 @@ pub fn site_coverage(
     let distance_terms: Vec<DistanceTerms> = (0..=tree.last)
         .map(|i| fresh.distance_terms(i as f64 * step_m))
         .collect();
-    let sweep_sector = |ids: &Vec<usize>| -> Result<(Vec<(u32, HexCoverage)>, CoverageStats)> {
-        let mut stats = CoverageStats::default();
-        // Sized once: growing a vector this large costs copies and page faults.
-        let sector_cells = ids.iter().map(|&id| start[id + 1] - start[id]).sum();
-        let mut batch = Batch::new(&cells, params.threshold_dbm, sector_cells);
-        let mut snapshots: HashMap<usize, FeatureSweep> = HashMap::new();
-        let mut elevations: Vec<f64> = Vec::with_capacity(tree.last + 1);
-        for &id in ids {
-            let (level, _) = tree.level_index(id);
-            let first = tree.birth[level];
-            let mut sweep = if level == 0 {
-                fresh.clone()
-            } else {
-                match snapshots.remove(&id) {
-                    Some(s) => s,
-                    // The parent left the terrain before this radial's start.
-                    None => continue,
-                }
-            };
-            let bearing = tree.bearing_rad(id);
-            read_radial(
-                terrain,
-                site,
-                bearing,
-                first,
-                tree.last,
-                step_m,
-                &mut elevations,
-            );
-            let jobs = &sorted[start[id]..start[id + 1]];
-            let mut next_job = 0;
-            let mut next_level = level + 1;
-            for (offset, &ground) in elevations.iter().enumerate() {
-                let i = first + offset;
-                // Children born at i start from the sweep as it stands before sample i.
-                while next_level < levels && tree.birth[next_level] == i {
-                    let child = child_of(&tree, id, next_level);
-                    snapshots.insert(child, sweep.clone());
-                    next_level += 1;
-                }
-                sweep.push(i as f64 * step_m, ground)?;
-                stats.samples += 1;
-                let from = next_job;
-                while next_job < jobs.len() && jobs[next_job].sample as usize == i {
-                    next_job += 1;
-                }
-                // Cannot be None after a push; if it were, these cells would
-                // stay empty (counted as without terrain).
-                if next_job > from
-                    && let Some(features) = sweep.features_with(&distance_terms[i])
-                {
-                    stats.predictions += 1;
-                    batch.push(features, &jobs[from..next_job], model, &budget);
+    // Each sector answers into its own stretch of one output (every cell
+    // has its place in exactly one sector's radials), in sweep order: no
+    // answers stored per sector and gathered again, no page faulted twice.
+    let sector_cells: Vec<usize> = sectors
+        .iter()
+        .map(|ids| ids.iter().map(|&id| start[id + 1] - start[id]).sum())
+        .collect();
+    let unset = HexCoverage {
+        cell: origin,
+        distance_m: f64::NAN,
+        rssi_pred_dbm: f64::NAN,
+        rssi_p10_dbm: f64::NAN,
+        rssi_p90_dbm: f64::NAN,
+        p_covered: f64::NAN,
+    };
+    let mut hexes = vec![unset; cells.len()];
+    let mut stretches: Vec<&mut [HexCoverage]> = Vec::with_capacity(sectors.len());
+    let mut rest = hexes.as_mut_slice();
+    for &n in &sector_cells {
+        let (stretch, tail) = rest.split_at_mut(n);
+        stretches.push(stretch);
+        rest = tail;
+    }
+    let sweep_sector =
+        |(ids, out): (&Vec<usize>, &mut [HexCoverage])| -> Result<(usize, CoverageStats)> {
+            let mut stats = CoverageStats::default();
+            let mut batch = Batch::new(&cells, params.threshold_dbm, out);
+            let mut snapshots: HashMap<usize, FeatureSweep> = HashMap::new();
+            let mut elevations: Vec<f64> = Vec::with_capacity(tree.last + 1);
+            for &id in ids {
+                let (level, _) = tree.level_index(id);
+                let first = tree.birth[level];
+                let mut sweep = if level == 0 {
+                    fresh.clone()
+                } else {
+                    match snapshots.remove(&id) {
+                        Some(s) => s,
+                        // The parent left the terrain before this radial's start.
+                        None => continue,
+                    }
+                };
+                let bearing = tree.bearing_rad(id);
+                read_radial(
+                    terrain,
+                    site,
+                    bearing,
+                    first,
+                    tree.last,
+                    step_m,
+                    &mut elevations,
+                );
+                let jobs = &sorted[start[id]..start[id + 1]];
+                let mut next_job = 0;
+                let mut next_level = level + 1;
+                for (offset, &ground) in elevations.iter().enumerate() {
+                    let i = first + offset;
+                    // Children born at i start from the sweep as it stands before sample i.
+                    while next_level < levels && tree.birth[next_level] == i {
+                        let child = child_of(&tree, id, next_level);
+                        snapshots.insert(child, sweep.clone());
+                        next_level += 1;
+                    }
+                    sweep.push(i as f64 * step_m, ground)?;
+                    stats.samples += 1;
+                    let from = next_job;
+                    while next_job < jobs.len() && jobs[next_job].sample as usize == i {
+                        next_job += 1;
+                    }
+                    // Cannot be None after a push; if it were, these cells would
+                    // stay empty (counted as without terrain).
+                    if next_job > from
+                        && let Some(features) = sweep.features_with(&distance_terms[i])
+                    {
+                        stats.predictions += 1;
+                        batch.push(features, &jobs[from..next_job], model, &budget);
+                    }
                 }
             }
-        }
-        Ok((batch.finish(model, &budget), stats))
-    };
-    let swept: Vec<(Vec<(u32, HexCoverage)>, CoverageStats)> = sectors
+            Ok((batch.finish(model, &budget), stats))
+        };
+    let swept: Vec<(usize, CoverageStats)> = sectors
         .par_iter()
+        .zip(stretches)
         .map(sweep_sector)
         .collect::<Result<_>>()?;
-    let mut results: Vec<Option<HexCoverage>> = vec![None; cells.len()];
     let mut stats = CoverageStats {
         radials,
         ..CoverageStats::default()
     };
-    for (hexes, sector_stats) in swept {
+    // Close the gaps that cells without terrain left at the stretches' ends.
+    let (mut kept, mut stretch_start) = (0, 0);
+    for ((filled, sector_stats), n) in swept.into_iter().zip(sector_cells) {
         stats.samples += sector_stats.samples;
         stats.predictions += sector_stats.predictions;
-        for (cell, hex) in hexes {
-            results[cell as usize] = Some(hex);
-        }
+        hexes.copy_within(stretch_start..stretch_start + filled, kept);
+        kept += filled;
+        stretch_start += n;
     }
-    let hexes: Vec<HexCoverage> = results.into_iter().flatten().collect();
+    hexes.truncate(kept);
     stats.cells_without_terrain = cells.len() - hexes.len();
     Ok(SiteCoverage { hexes, stats })
 }
@@ -803,27 +827,30 @@ pub fn site_coverage(
 /// Radial samples waiting for their predictions: the model is asked for
 /// [`Batch::SIZE`] at a time ([`RssiModel::predict_many`]), which lets the
 /// learned model walk each tree over many paths at once.
-struct Batch<'a> {
+struct Batch<'a, 'o> {
     cells: &'a [(CellIndex, f64)],
     threshold_dbm: f64,
     features: Vec<PathFeatures>,
     /// The cells (jobs) of each sample in `features`.
     jobs: Vec<&'a [Job]>,
     predictions: Vec<RssiPrediction>,
-    out: Vec<(u32, HexCoverage)>,
+    /// Where the answers go, one per job, in order; `filled` so far.
+    out: &'o mut [HexCoverage],
+    filled: usize,
 }
 
-impl<'a> Batch<'a> {
+impl<'a, 'o> Batch<'a, 'o> {
     const SIZE: usize = 256;
 
-    fn new(cells: &'a [(CellIndex, f64)], threshold_dbm: f64, capacity: usize) -> Self {
+    fn new(cells: &'a [(CellIndex, f64)], threshold_dbm: f64, out: &'o mut [HexCoverage]) -> Self {
         Self {
             cells,
             threshold_dbm,
             features: Vec::with_capacity(Self::SIZE),
             jobs: Vec::with_capacity(Self::SIZE),
             predictions: Vec::with_capacity(Self::SIZE),
-            out: Vec::with_capacity(capacity),
+            out,
+            filled: 0,
         }
     }
 
@@ -849,27 +876,26 @@ impl<'a> Batch<'a> {
             let p_covered = prediction.p_at_least(self.threshold_dbm);
             for job in *jobs {
                 let (cell, distance_m) = self.cells[job.cell as usize];
-                self.out.push((
-                    job.cell,
-                    HexCoverage {
-                        cell,
-                        distance_m,
-                        rssi_pred_dbm: prediction.mean_dbm,
-                        rssi_p10_dbm: prediction.p10_dbm,
-                        rssi_p90_dbm: prediction.p90_dbm,
-                        p_covered,
-                    },
-                ));
+                // At most one answer per job: the stretch holds them all.
+                self.out[self.filled] = HexCoverage {
+                    cell,
+                    distance_m,
+                    rssi_pred_dbm: prediction.mean_dbm,
+                    rssi_p10_dbm: prediction.p10_dbm,
+                    rssi_p90_dbm: prediction.p90_dbm,
+                    p_covered,
+                };
+                self.filled += 1;
             }
         }
         self.features.clear();
         self.jobs.clear();
     }
 
-    /// Predicts what is still queued; every answer, by cell number.
-    fn finish(mut self, model: &dyn RssiModel, budget: &LinkBudget) -> Vec<(u32, HexCoverage)> {
+    /// Predicts what is still queued; the number of answers written.
+    fn finish(mut self, model: &dyn RssiModel, budget: &LinkBudget) -> usize {
         self.flush(model, budget);
-        self.out
+        self.filled
     }
 }
 

@@ -196,28 +196,27 @@ impl Direction {
 }
 
 /// (distance m, direction) from the site to the centre of each cell of
-/// `disk` (around `origin`), with `exact` the conversion of one cell to
-/// (distance m, bearing rad in 0..τ).
-pub(crate) fn polar_centres(
-    disk: &Disk,
+/// `disk` (around `origin`), in the disk's order, with `exact` the
+/// conversion of one cell to (distance m, bearing rad in 0..τ). An
+/// iterator: the caller keeps a cell's answer or drops it, so ~100,000
+/// answers are not stored (and their pages not faulted in) first.
+pub(crate) fn polar_centres<'a>(
+    disk: &'a Disk,
     origin: CellIndex,
-    exact: impl Fn(CellIndex) -> (f64, f64),
-) -> Vec<(f64, Direction)> {
-    let exact_polar = |cell| {
-        let (d, bearing) = exact(cell);
-        (d, Direction::Bearing(bearing))
-    };
-    let Some(grid) = Anchors::around(&disk.ij, origin, &exact) else {
-        return disk.cells.iter().map(|&c| exact_polar(c)).collect();
-    };
-    disk.cells
-        .iter()
-        .zip(&disk.ij)
-        .map(|(&cell, ij)| {
-            ij.and_then(|(i, j)| grid.interpolate(i, j))
-                .map_or_else(|| exact_polar(cell), to_polar)
-        })
-        .collect()
+    exact: impl Fn(CellIndex) -> (f64, f64) + 'a,
+) -> impl Iterator<Item = (f64, Direction)> + 'a {
+    let grid = Anchors::around(&disk.ij, origin, &exact);
+    disk.cells.iter().zip(&disk.ij).map(move |(&cell, ij)| {
+        ij.zip(grid.as_ref())
+            .and_then(|((i, j), grid)| grid.interpolate(i, j))
+            .map_or_else(
+                || {
+                    let (d, bearing) = exact(cell);
+                    (d, Direction::Bearing(bearing))
+                },
+                to_polar,
+            )
+    })
 }
 
 /// Exact azimuthal coordinates (east, north) = (d·sin θ, d·cos θ), m.
@@ -411,7 +410,7 @@ mod tests {
         let origin = site.to_cell(Resolution::Ten);
         let disk = Disk::around(origin, rings);
         let exact = exact_from(site);
-        let got = polar_centres(&disk, origin, &exact);
+        let got: Vec<_> = polar_centres(&disk, origin, &exact).collect();
         let (mut dd, mut db) = (0.0f64, 0.0f64);
         for (&cell, &(d, direction)) in disk.cells.iter().zip(&got) {
             let b = direction.bearing_rad();
