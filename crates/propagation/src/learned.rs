@@ -1120,7 +1120,11 @@ impl LearnedModel {
         ranked: Option<&RankedGbm>,
         out: &mut Vec<RssiPrediction>,
     ) {
-        let rows: Vec<f64> = features.iter().flat_map(PathFeatures::to_array).collect();
+        // Sized up front (`flat_map` cannot tell `collect` its length).
+        let mut rows: Vec<f64> = Vec::with_capacity(features.len() * FEATURE_COUNT);
+        for f in features {
+            rows.extend_from_slice(&f.to_array());
+        }
         let mut trees_db = vec![0.0; features.len()];
         match ranked {
             Some(ranked) => ranked.predict_rows(&rows, FEATURE_COUNT, &mut trees_db),
