@@ -160,7 +160,13 @@ impl Deygout {
 
 /// ζ = cos(atan(rise / run)), the projection factor of P.452-14's ν.
 fn zeta(rise: f64, run: f64) -> f64 {
-    (rise / run).atan().cos()
+    zeta_of_slope(rise / run)
+}
+
+/// ζ of a chord of slope `slope`: cos(atan(s)) = 1/√(1 + s²), without the
+/// atan and the cos (the coverage sweep takes up to three per cell).
+pub(crate) fn zeta_of_slope(slope: f64) -> f64 {
+    1.0 / slope.mul_add(slope, 1.0).sqrt()
 }
 
 impl Diffraction for Deygout {

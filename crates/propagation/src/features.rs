@@ -72,14 +72,15 @@
 //! largest of ν at those three vertices rather than over every sample, so it
 //! can be below the exact maximum on a line-of-sight path; and the
 //! **obstructed share** counts samples whose elevation angle from the site
-//! exceeds the direct ray's in 512 angle bins (counts per bin and per block
-//! of 32 bins), so samples in the ray's own bin count as clear.
+//! exceeds the direct ray's in 832 angle bins (32 per octave of the slope;
+//! counts per bin and per block of 32 bins), so samples in the ray's own
+//! bin count as clear.
 use std::f64::consts::SQRT_2;
-use std::sync::LazyLock;
 
 use hexcover_core::{EARTH_RADIUS_M, STANDARD_K_FACTOR};
 
 use crate::RadioPath;
+use crate::diffraction::zeta_of_slope;
 use crate::error::{Error, Result, check_k_factor, finite, non_negative, positive};
 use crate::free_space::{free_space_db_from, free_space_freq_term_db};
 use crate::knife_edge::knife_edge_loss_db;
@@ -377,114 +378,39 @@ impl SweepSite {
     }
 }
 
+/// Slope scale of the angle bins: below it they are uniform in the slope,
+/// above it [`BINS_PER_OCTAVE`] per octave of |slope| (fine near the
+/// horizontal, where far samples lie). A power of two (≈ 1e-3), so the
+/// octaves of |slope| + this start at bin edges.
+const ANGLE_BIN_SLOPE: f64 = 1.0 / 1024.0;
+/// Mantissa bits of |slope| + [`ANGLE_BIN_SLOPE`] that pick a bin in its octave.
+const OCTAVE_BITS: u32 = 5;
+/// Bins per octave of |slope| (≈ 20 per unit of asinh(slope / 1e-3)).
+const BINS_PER_OCTAVE: usize = 1 << OCTAVE_BITS;
+/// Octaves of |slope| + [`ANGLE_BIN_SLOPE`] covered per sign: slopes up to
+/// ±8; steeper ones share the outermost bins.
+const ANGLE_BIN_OCTAVES: usize = 13;
+/// Bins per sign of the slope.
+const HALF_BINS: usize = ANGLE_BIN_OCTAVES * BINS_PER_OCTAVE;
 /// Number of angle bins of the obstructed-share counter.
-const ANGLE_BINS: usize = 512;
+const ANGLE_BINS: usize = 2 * HALF_BINS;
 /// Bins per block of the obstructed-share counts.
 const BIN_BLOCK: usize = 32;
-/// Slope scale of the angle bins: bins are uniform in asinh(slope / this),
-/// fine near the horizontal where far samples lie.
-const ANGLE_BIN_SLOPE: f64 = 1.0e-3;
-/// asinh range covered by the bins (slopes up to ±8.1).
-const ANGLE_BIN_RANGE: f64 = 9.0;
 
+/// The angle bin of a slope: a monotone step function, mirrored about 0,
+/// read off the bits of |slope| + [`ANGLE_BIN_SLOPE`] (one addition, no
+/// logarithm: it runs once per terrain sample of a coverage sweep). Its
+/// bits above the top [`OCTAVE_BITS`] of the mantissa count octaves.
 fn angle_bin(slope: f64) -> usize {
-    // `f64::asinh` takes a `hypot` and a `ln_1p`, and this runs once per
-    // sample (≈ 7 % of a coverage sweep with them). Instead: a guess from a
-    // table indexed by the slope's exponent and top mantissa bits, moved to
-    // the bin whose edges (a second table) hold the slope. The edge table
-    // and the definition can disagree only by rounding, within a hair of an
-    // edge; there the definition decides, so the bins are exactly the
-    // definition's.
-    if !slope.is_finite() {
-        return angle_bin_exact(slope);
-    }
-    let tables = &*ANGLE_BIN_TABLES;
-    let guess = usize::from(tables.guess[guess_bucket(slope.abs())]);
-    let mut bin = if slope < 0.0 {
-        ANGLE_BINS - 1 - guess
+    // ≥ the scale for every slope (NaN: above it, so the last bin).
+    let bits = (slope.abs() + ANGLE_BIN_SLOPE).to_bits();
+    let from_scale = (bits - ANGLE_BIN_SLOPE.to_bits()) >> (52 - OCTAVE_BITS);
+    let index = usize::try_from(from_scale).map_or(HALF_BINS - 1, |i| i.min(HALF_BINS - 1));
+    if slope < 0.0 {
+        HALF_BINS - 1 - index
     } else {
-        guess
-    };
-    let edges = &tables.edges;
-    while bin > 0 && slope < edges[bin] {
-        bin -= 1;
+        HALF_BINS + index
     }
-    while bin < ANGLE_BINS - 1 && slope >= edges[bin + 1] {
-        bin += 1;
-    }
-    let near = |edge: f64| (slope - edge).abs() <= 1e-9 * edge.abs() + 1e-15;
-    if near(edges[bin]) || near(edges[bin + 1]) {
-        return angle_bin_exact(slope);
-    }
-    bin
-}
-
-/// Mantissa bits of a guess bucket: buckets 1/64 of an octave wide hold at
-/// most one bin edge (bins are ≥ 1/28 of asinh's unit wide, and asinh grows
-/// at most as fast as ln), so a guess is at most one bin off.
-const GUESS_MANTISSA_BITS: u32 = 6;
-/// The smallest bucket: slopes below 2^-30 (≈ 1e-9) share one guess.
-const GUESS_MIN_EXPONENT: i32 = -30;
-/// Buckets up to slopes of 2^10, beyond the last bin edge (≈ 8.1).
-const GUESS_BUCKETS: usize = 40 << GUESS_MANTISSA_BITS;
-
-/// The guess bucket of a slope magnitude `a` ≥ 0.
-fn guess_bucket(a: f64) -> usize {
-    let shift = 52 - GUESS_MANTISSA_BITS;
-    let first = (((1023 + GUESS_MIN_EXPONENT) as u64) << GUESS_MANTISSA_BITS) as usize;
-    ((a.to_bits() >> shift) as usize)
-        .saturating_sub(first)
-        .min(GUESS_BUCKETS - 1)
-}
-
-/// The tables of [`angle_bin`].
-struct AngleBinTables {
-    /// Where each bin starts, as a slope: `[k]` for bin k (−∞ for bin 0),
-    /// and +∞ past the last.
-    edges: [f64; ANGLE_BINS + 1],
-    /// The bin of the smallest positive slope of each guess bucket.
-    guess: Vec<u16>,
-}
-
-static ANGLE_BIN_TABLES: LazyLock<AngleBinTables> = LazyLock::new(|| {
-    let edges = std::array::from_fn(|k| match k {
-        0 => f64::NEG_INFINITY,
-        ANGLE_BINS => f64::INFINITY,
-        _ => {
-            let x = k as f64 * (2.0 * ANGLE_BIN_RANGE) / ANGLE_BINS as f64 - ANGLE_BIN_RANGE;
-            ANGLE_BIN_SLOPE * x.sinh()
-        }
-    });
-    let shift = 52 - GUESS_MANTISSA_BITS;
-    let first = ((1023 + GUESS_MIN_EXPONENT) as u64) << GUESS_MANTISSA_BITS;
-    let guess = (0..GUESS_BUCKETS as u64)
-        .map(|b| {
-            let lowest = if b == 0 {
-                0.0
-            } else {
-                f64::from_bits((first + b) << shift)
-            };
-            // At most 511: fits a u16.
-            angle_bin_exact(lowest) as u16
-        })
-        .collect();
-    AngleBinTables { edges, guess }
-});
-
-/// The angle bin by its definition.
-fn angle_bin_exact(slope: f64) -> usize {
-    bin_index(angle_bin_position((slope / ANGLE_BIN_SLOPE).asinh()))
-}
-
-/// Fractional bin position of an asinh-scaled slope: bins are uniform in
-/// asinh(slope / ANGLE_BIN_SLOPE) over ±ANGLE_BIN_RANGE.
-fn angle_bin_position(x: f64) -> f64 {
-    (x + ANGLE_BIN_RANGE) / (2.0 * ANGLE_BIN_RANGE) * ANGLE_BINS as f64
-}
-
-fn bin_index(t: f64) -> usize {
-    // NaN never reaches here (inputs are checked); clamp the tails.
-    t.clamp(0.0, (ANGLE_BINS - 1) as f64) as usize
 }
 
 /// A point of the profile in the site frame: distance from the site and
@@ -712,11 +638,15 @@ impl FeatureSweep {
     /// every vertex) touches: first k where vertex k+1 is not above the ray
     /// through vertex k (unimodal along a convex chain).
     fn device_tangent(&self, device: Point) -> Point {
-        let slope_from = |p: Point| (p.z - device.z) / (device.d - p.d);
+        // Slopes from the device compared without dividing: every vertex
+        // lies before the device, so the runs d_device − d are > 0.
+        let steeper = |a: Point, b: Point| {
+            (b.z - device.z) * (device.d - a.d) > (a.z - device.z) * (device.d - b.d)
+        };
         let (mut lo, mut hi) = (0usize, self.hull.len() - 1);
         while lo < hi {
             let mid = usize::midpoint(lo, hi);
-            if slope_from(self.hull[mid + 1]) > slope_from(self.hull[mid]) {
+            if steeper(self.hull[mid], self.hull[mid + 1]) {
                 lo = mid + 1;
             } else {
                 hi = mid;
@@ -728,14 +658,15 @@ impl FeatureSweep {
     /// The hull vertex highest above a line of slope `slope`: first vertex
     /// whose outgoing edge is not steeper than it (edge slopes decrease).
     fn highest_above(&self, slope: f64) -> Point {
-        let edge = |k: usize| {
+        // Edge k steeper than `slope`, without dividing (runs are > 0).
+        let steeper = |k: usize| {
             let (a, b) = (self.hull[k], self.hull[k + 1]);
-            (b.z - a.z) / (b.d - a.d)
+            b.z - a.z > slope * (b.d - a.d)
         };
         let (mut lo, mut hi) = (0usize, self.hull.len() - 1);
         while lo < hi {
             let mid = usize::midpoint(lo, hi);
-            if edge(mid) > slope {
+            if steeper(mid) {
                 lo = mid + 1;
             } else {
                 hi = mid;
@@ -753,7 +684,7 @@ impl FeatureSweep {
         let total = device.d - site.d;
         // The candidate with the largest ν relative to the chord a → b
         // (ζ-scaled as the ITU variant does; ζ depends on the chord only, so
-        // its atan and cos are taken once per chord, not per candidate).
+        // it is taken once per chord, not per candidate).
         let worst = |a: Point, b: Point| -> Option<(Point, f64)> {
             let slope = (b.z - a.z) / (b.d - a.d);
             let mut zeta = None;
@@ -761,7 +692,7 @@ impl FeatureSweep {
                 .iter()
                 .filter(|p| p.d > a.d && p.d < b.d)
                 .map(|&p| {
-                    let zeta = *zeta.get_or_insert_with(|| slope.atan().cos());
+                    let zeta = *zeta.get_or_insert_with(|| zeta_of_slope(slope));
                     let h = p.z - (a.z + slope * (p.d - a.d));
                     let (d1, d2) = (p.d - a.d, b.d - p.d);
                     let nu = zeta * h * (2.0 * (d1 + d2) / (self.lambda_m * d1 * d2)).sqrt();
@@ -900,7 +831,8 @@ impl FeatureSweep {
         } else {
             0.0
         };
-        let elevation_angle_deg = ray.atan().to_degrees();
+        // libm's atan: glibc's saves and restores the rounding mode per call.
+        let elevation_angle_deg = libm::atan(ray).to_degrees();
         Some(PathFeatures {
             log10_distance_m: terms.log10_distance_m,
             freq_mhz: site.freq_mhz,
@@ -908,7 +840,7 @@ impl FeatureSweep {
             rx_height_agl_m: site.height_agl_m,
             rx_above_tx_m: h_s - (g_dev + site.device_height_agl_m),
             elevation_angle_deg,
-            los_margin_deg: elevation_angle_deg - horizon_slope.atan().to_degrees(),
+            los_margin_deg: elevation_angle_deg - libm::atan(horizon_slope).to_degrees(),
             los_clearance_m: -max_excess_m,
             fresnel_ratio_min: (-nu_max / SQRT_2).clamp(-FRESNEL_RATIO_LIMIT, FRESNEL_RATIO_LIMIT),
             knife_edge_loss_db: knife_edge_db,
@@ -1096,41 +1028,46 @@ mod tests {
     }
 
     #[test]
-    fn fast_angle_bins_are_the_exact_ones() {
-        let mut slopes = vec![
+    fn angle_bins_are_monotone_and_mirrored() {
+        // Slopes from 1e-12 to 1e4, both signs, and the edges of the range.
+        let mut slopes: Vec<f64> = (0..40_000)
+            .map(|i| 10f64.powf(-12.0 + 16.0 * f64::from(i) / 40_000.0))
+            .flat_map(|s| [s, -s])
+            .collect();
+        slopes.extend([
             0.0,
             -0.0,
-            1e-300,
-            -1e-300,
-            1e160,
-            -1e160,
             f64::MAX,
             f64::MIN,
-        ];
-        // Every bin edge (where the tables hand over to the definition) and
-        // its neighbours.
-        for k in 0..=ANGLE_BINS {
-            let x = k as f64 * 2.0 * ANGLE_BIN_RANGE / ANGLE_BINS as f64 - ANGLE_BIN_RANGE;
-            let edge = ANGLE_BIN_SLOPE * x.sinh();
-            let mut below = edge;
-            let mut above = edge;
-            for _ in 0..4 {
-                slopes.extend([below, above]);
-                below = f64::from_bits(below.to_bits().wrapping_sub(1));
-                above = f64::from_bits(above.to_bits() + 1);
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+        ]);
+        slopes.sort_by(f64::total_cmp);
+        let bins: Vec<usize> = slopes.iter().map(|&s| angle_bin(s)).collect();
+        assert!(bins.windows(2).all(|w| w[0] <= w[1]), "not monotone");
+        assert_eq!(bins[0], 0);
+        assert_eq!(*bins.last().unwrap(), ANGLE_BINS - 1);
+        // Every bin is reached, so none is wasted.
+        let mut seen = vec![false; ANGLE_BINS];
+        for &b in &bins {
+            seen[b] = true;
+        }
+        assert!(seen.iter().all(|&s| s), "unreached bins");
+        for &s in &slopes {
+            if s != 0.0 {
+                assert_eq!(angle_bin(-s), ANGLE_BINS - 1 - angle_bin(s), "slope {s:e}");
             }
-            slopes.extend([edge * (1.0 - 1e-10), edge * (1.0 + 1e-10), edge * 1.001]);
         }
-        // And a dense log-spaced sweep over both signs.
-        for i in 0..20_000 {
-            let s = 10f64.powf(-12.0 + 16.0 * f64::from(i) / 20_000.0);
-            slopes.extend([s, -s]);
-        }
-        for s in slopes {
-            assert_eq!(angle_bin(s), angle_bin_exact(s), "slope {s:e}");
-        }
-        assert_eq!(angle_bin(f64::INFINITY), ANGLE_BINS - 1);
-        assert_eq!(angle_bin(f64::NEG_INFINITY), 0);
+        // Uniform below the scale: 32 bins from 0 to it, then 32 per octave.
+        assert_eq!(angle_bin(0.0), HALF_BINS);
+        assert_eq!(angle_bin(ANGLE_BIN_SLOPE * 0.999), HALF_BINS + 31);
+        assert_eq!(angle_bin(ANGLE_BIN_SLOPE), HALF_BINS + 32);
+        assert_eq!(angle_bin(3.0 * ANGLE_BIN_SLOPE), HALF_BINS + 64);
+        // The last octave, 4 ≤ |slope| + scale < 8: 6 is half way into it.
+        assert_eq!(angle_bin(6.0), ANGLE_BINS - 1 - 15);
+        assert_eq!(angle_bin(7.99), ANGLE_BINS - 1);
+        assert_eq!(angle_bin(100.0), ANGLE_BINS - 1);
+        assert_eq!(angle_bin(f64::NAN), ANGLE_BINS - 1);
     }
 
     #[test]

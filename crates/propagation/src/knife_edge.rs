@@ -26,12 +26,17 @@ pub fn knife_edge_loss_db(nu: f64) -> f64 {
         return 0.0;
     }
     let x = nu - 0.1;
+    // 20·log10(y) as (20 / ln 10)·ln(y): glibc's log10 is its log and more
+    // (the terrain methods take up to five of these per path).
     if x > 1.0e8 {
         // √(x² + 1) + x = 2x to within 1/(2x); x² would overflow near f64::MAX.
-        return 6.9 + 20.0 * (2.0f64.log10() + x.log10());
+        return 6.9 + DB_PER_NEPER * (std::f64::consts::LN_2 + x.ln());
     }
-    6.9 + 20.0 * ((x * x + 1.0).sqrt() + x).log10()
+    6.9 + DB_PER_NEPER * ((x * x + 1.0).sqrt() + x).ln()
 }
+
+/// 20 / ln 10: decibels of an amplitude ratio per neper.
+const DB_PER_NEPER: f64 = 20.0 / std::f64::consts::LN_10;
 
 /// Knife-edge diffraction loss J(ν) in dB from the Fresnel integrals,
 /// ITU-R P.526 §4.1:
