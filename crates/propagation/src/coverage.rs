@@ -444,12 +444,11 @@ impl RadialTree {
     }
 
     /// The physical id of radial `j` of the `n0·2^level` at `level`.
-    fn radial_of(&self, mut level: usize, mut j: usize) -> usize {
-        while level > 0 && j.is_multiple_of(2) {
-            j /= 2;
-            level -= 1;
-        }
-        self.id(level, j)
+    fn radial_of(&self, level: usize, j: usize) -> usize {
+        // Halve j while even, at most `level` times: by its trailing zeros
+        // (j = 0, radial 0, is born at level 0).
+        let halvings = (j.trailing_zeros() as usize).min(level);
+        self.id(level - halvings, j >> halvings)
     }
 
     /// Physical id of radial `j` born at `level` (odd `j` for level ≥ 1).
@@ -511,7 +510,7 @@ fn approx_bearing_rad(x: f64, y: f64) -> f64 {
     } else {
         (0.0, z)
     };
-    // 1 − t²/3 + t⁴/5 − … − t¹⁸/19, by Horner from the last term.
+    // 1 − t²/3 + t⁴/5 − … − t¹⁸/19.
     const SERIES: [f64; 10] = [
         1.0,
         -1.0 / 3.0,
@@ -524,8 +523,15 @@ fn approx_bearing_rad(x: f64, y: f64) -> f64 {
         1.0 / 17.0,
         -1.0 / 19.0,
     ];
+    // By Estrin's scheme (pairs, then pairs of pairs): a chain of five
+    // multiply-adds instead of Horner's ten, as the cell set-up runs this
+    // once per cell.
     let t2 = t * t;
-    let series = SERIES.iter().rev().fold(0.0, |acc, &c| c + t2 * acc);
+    let t4 = t2 * t2;
+    let t8 = t4 * t4;
+    let pair = |k: usize| SERIES[k] + t2 * SERIES[k + 1];
+    let (p01, p23, p45, p67, p89) = (pair(0), pair(2), pair(4), pair(6), pair(8));
+    let series = (p01 + t4 * p23) + t8 * ((p45 + t4 * p67) + t8 * p89);
     let atan_z = base + t * series;
     // Angle from the nearer axis to the angle from north, then the quadrant.
     let from_north = if ax <= ay { atan_z } else { FRAC_PI_2 - atan_z };
