@@ -72,9 +72,9 @@
 //! largest of ν at those three vertices rather than over every sample, so it
 //! can be below the exact maximum on a line-of-sight path; and the
 //! **obstructed share** counts samples whose elevation angle from the site
-//! exceeds the direct ray's in 832 angle bins (32 per octave of the slope;
-//! counts per bin and per block of 32 bins), so samples in the ray's own
-//! bin count as clear.
+//! exceeds the direct ray's in 832 angle bins (32 per octave of |slope| +
+//! 2⁻¹⁰, so even in the slope below about 1e-3; counts per bin and per
+//! block of 32 bins), so samples in the ray's own bin count as clear.
 use std::f64::consts::SQRT_2;
 
 use hexcover_core::{EARTH_RADIUS_M, STANDARD_K_FACTOR};
@@ -385,7 +385,9 @@ impl SweepSite {
 const ANGLE_BIN_SLOPE: f64 = 1.0 / 1024.0;
 /// Mantissa bits of |slope| + [`ANGLE_BIN_SLOPE`] that pick a bin in its octave.
 const OCTAVE_BITS: u32 = 5;
-/// Bins per octave of |slope| (≈ 20 per unit of asinh(slope / 1e-3)).
+/// Bins per octave of |slope| + [`ANGLE_BIN_SLOPE`]: ≈ 46 per unit of
+/// ln|slope| for steep slopes, ≈ 33 per unit of asinh(slope / 1e-3) near
+/// the horizontal (the asinh bins before were 28 per unit).
 const BINS_PER_OCTAVE: usize = 1 << OCTAVE_BITS;
 /// Octaves of |slope| + [`ANGLE_BIN_SLOPE`] covered per sign: slopes up to
 /// ±8; steeper ones share the outermost bins.
@@ -455,7 +457,7 @@ pub struct FeatureSweep {
     /// Committed samples per slope bin, and per block of [`BIN_BLOCK`]
     /// bins: a sample costs two increments (every sample is added, only
     /// predicted ones are counted, so adding must be the cheap side), a
-    /// count at most 15 + 32 additions.
+    /// count at most 25 + 32 additions.
     bin_counts: Vec<u32>,
     block_counts: [u32; ANGLE_BINS / BIN_BLOCK],
     committed: u32,
