@@ -198,26 +198,22 @@ impl Cuts {
             .filter(|c| c.abs() < f64::MAX / 4.0)
             .collect();
         let buckets = ordinary.len() * BUCKETS_PER_CUT;
-        let (lo, hi) = match (ordinary.first(), ordinary.last()) {
-            (Some(&lo), Some(&hi)) if hi > lo => (lo, hi),
-            _ => {
-                return Self {
-                    cuts,
-                    lo: 0.0,
-                    buckets_per_unit: 0.0,
-                    guess: vec![0],
-                };
-            }
-        };
-        let buckets_per_unit = buckets as f64 / (hi - lo);
-        if !(buckets_per_unit.is_finite() && buckets_per_unit > 0.0) {
+        // Fewer than two distinct ordinary cuts, or a span too wide or too
+        // narrow for the bucket width to be a finite positive number: no
+        // table (every guess 0, the scan finds the rank).
+        let table = match (ordinary.first(), ordinary.last()) {
+            (Some(&lo), Some(&hi)) if hi > lo => Some((lo, buckets as f64 / (hi - lo))),
+            _ => None,
+        }
+        .filter(|&(_, per_unit)| per_unit.is_finite() && per_unit > 0.0);
+        let Some((lo, buckets_per_unit)) = table else {
             return Self {
                 cuts,
                 lo: 0.0,
                 buckets_per_unit: 0.0,
                 guess: vec![0],
             };
-        }
+        };
         let guess = (0..buckets)
             .map(|b| {
                 let start = lo + b as f64 / buckets_per_unit;
