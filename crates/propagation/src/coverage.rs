@@ -989,6 +989,7 @@ mod tests {
 
     use super::*;
     use crate::PhysicsBaseline;
+    use crate::features::FEATURE_COUNT;
 
     const ULM: LatLon = LatLon::new(48.3985, 9.9918);
 
@@ -1289,6 +1290,77 @@ mod tests {
             let four = run(4, terrain);
             assert!(!one.hexes.is_empty());
             assert_eq!(one, four);
+        }
+    }
+
+    /// A model that reads what `inner` reads but says it reads everything:
+    /// the sweep then computes every feature.
+    struct ReadsAll<'a>(Box<dyn RssiModel + 'a>);
+
+    impl RssiModel for ReadsAll<'_> {
+        fn name(&self) -> String {
+            self.0.name()
+        }
+        fn predict(&self, features: &PathFeatures, budget: &LinkBudget) -> RssiPrediction {
+            self.0.predict(features, budget)
+        }
+        fn predict_many(
+            &self,
+            features: &[PathFeatures],
+            budget: &LinkBudget,
+            out: &mut Vec<RssiPrediction>,
+        ) {
+            self.0.predict_many(features, budget, out);
+        }
+    }
+
+    /// Equal answers, the first difference named (not the whole output).
+    fn assert_same(a: &SiteCoverage, b: &SiteCoverage) {
+        assert_eq!(a.hexes.len(), b.hexes.len());
+        if let Some(i) = a.hexes.iter().zip(&b.hexes).position(|(x, y)| x != y) {
+            panic!("hex {i}: {:?} vs {:?}", a.hexes[i], b.hexes[i]);
+        }
+        assert_eq!(a.stats, b.stats);
+    }
+
+    #[test]
+    fn a_learned_model_is_swept_for_only_the_features_it_reads() {
+        // Synthetic links (named so: the mechanics, not Ulm): the trees
+        // split on some features only (the frequency and antenna heights
+        // are the same on every row), so the sweep skips the others' work,
+        // with answers bit for bit those of a sweep computing everything.
+        let model = crate::LearnedParams::new()
+            .gbm(crate::GbmParams::new().n_trees(40).min_samples_leaf(10))
+            .select(false)
+            .fit(&crate::learned::tests::synthetic(2_000, 5))
+            .unwrap();
+        let reads = model.features_read();
+        for (index, name) in PathFeatures::NAMES.iter().enumerate() {
+            let split_on = model.gbm.features_split_on().contains(&index);
+            let base = crate::learned::LINEAR_BASE_FEATURES[..model.base.coefficients.len()]
+                .contains(name);
+            assert_eq!(
+                reads.contains(index),
+                split_on || base || *name == "log10_distance_m",
+                "{name}"
+            );
+        }
+        assert!(
+            !reads.contains(1) && reads.len() < FEATURE_COUNT,
+            "{reads:?}"
+        );
+        for terrain in [&SyntheticHills as &dyn Terrain, &SyntheticEdge] {
+            let p = params(4_000.0).sample_step_m(30.0);
+            let only = site_coverage(terrain, &p, &model).unwrap();
+            let all = site_coverage(terrain, &p, &ReadsAll(model.prepared())).unwrap();
+            assert!(only.hexes.len() > 1_000);
+            assert_same(&only, &all);
+            // And the receiver-bound model's answers, offset included.
+            let receiver = model.for_receiver("gw1");
+            assert_eq!(receiver.features_read(), reads);
+            let only = site_coverage(terrain, &p, &receiver).unwrap();
+            let all = site_coverage(terrain, &p, &ReadsAll(receiver.prepared())).unwrap();
+            assert_same(&only, &all);
         }
     }
 

@@ -98,17 +98,91 @@ pub const LOCAL_GROUND_SCALE_M: f64 = 250.0;
 pub const FRESNEL_RATIO_LIMIT: f64 = 20.0;
 
 /// Which [`PathFeatures`] a [`FeatureSweep`] computes, and which a model
-/// reads ([`crate::RssiModel::features_read`]).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum FeatureSet {
+/// reads ([`crate::RssiModel::features_read`]): fields by their index in
+/// [`PathFeatures::NAMES`] and [`PathFeatures::to_array`].
+///
+/// A sweep leaves the fields outside its set NaN and skips the work only
+/// they need: the obstructed-share bins (`obstructed_fraction`), the
+/// running ground statistics (`terrain_std_m`, `terrain_relief_m`,
+/// `device_ground_above_local_m`), Deygout, the two angles (`atan`) and the
+/// knife edge's J(ν). The fields inside are bit for bit those of a sweep
+/// that computes everything.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FeatureSet(u32);
+
+impl FeatureSet {
     /// Every field.
-    #[default]
-    All,
-    /// Only [`PathFeatures::free_space_bullington_loss_db`] (what the
-    /// physics baseline reads): the other fields are NaN. The sweep then
-    /// skips the obstructed-share bins, the ground statistics, Deygout and
-    /// the angles — most of its work per sample.
-    FreeSpaceBullington,
+    pub const ALL: Self = Self((1 << FEATURE_COUNT) - 1);
+    /// No field.
+    pub const NONE: Self = Self(0);
+    /// Only [`PathFeatures::free_space_bullington_loss_db`]: what the
+    /// physics baseline reads.
+    pub const FREE_SPACE_BULLINGTON: Self = Self::NONE.with(field::FREE_SPACE_BULLINGTON);
+
+    /// This set and the field at `index` (of [`PathFeatures::NAMES`]).
+    ///
+    /// # Panics
+    /// When `index` ≥ [`FEATURE_COUNT`].
+    #[must_use]
+    pub const fn with(self, index: usize) -> Self {
+        assert!(index < FEATURE_COUNT, "no such feature");
+        Self(self.0 | 1 << index)
+    }
+
+    /// Whether the field at `index` is in the set (false beyond the fields).
+    #[must_use]
+    pub const fn contains(self, index: usize) -> bool {
+        index < FEATURE_COUNT && self.0 & (1 << index) != 0
+    }
+
+    /// Whether any of the fields at `indices` is in the set.
+    const fn contains_any(self, indices: &[usize]) -> bool {
+        let mut i = 0;
+        while i < indices.len() {
+            if self.contains(indices[i]) {
+                return true;
+            }
+            i += 1;
+        }
+        false
+    }
+
+    /// The number of fields in the set.
+    #[must_use]
+    pub const fn len(self) -> usize {
+        self.0.count_ones() as usize
+    }
+
+    /// Whether the set has no field.
+    #[must_use]
+    pub const fn is_empty(self) -> bool {
+        self.0 == 0
+    }
+}
+
+impl Default for FeatureSet {
+    /// [`FeatureSet::ALL`].
+    fn default() -> Self {
+        Self::ALL
+    }
+}
+
+/// Indices of the [`PathFeatures`] fields whose work a sweep can skip (and
+/// of those a model's parts read by name), checked against
+/// [`PathFeatures::NAMES`] in the tests.
+pub(crate) mod field {
+    pub(crate) const LOG10_DISTANCE: usize = 0;
+    pub(crate) const ELEVATION_ANGLE: usize = 5;
+    pub(crate) const LOS_MARGIN: usize = 6;
+    pub(crate) const KNIFE_EDGE: usize = 9;
+    pub(crate) const DEYGOUT: usize = 11;
+    pub(crate) const FREE_SPACE_BULLINGTON: usize = 13;
+    pub(crate) const OBSTRUCTED_FRACTION: usize = 14;
+    pub(crate) const TERRAIN_STD: usize = 15;
+    pub(crate) const TERRAIN_RELIEF: usize = 16;
+    pub(crate) const DEVICE_GROUND_ABOVE_LOCAL: usize = 19;
+    /// The fields of the running ground statistics.
+    pub(crate) const GROUND: [usize; 3] = [TERRAIN_STD, TERRAIN_RELIEF, DEVICE_GROUND_ABOVE_LOCAL];
 }
 
 /// Geometry, terrain and physics features of one device → site path.
@@ -226,29 +300,44 @@ impl PathFeatures {
         ]
     }
 
-    /// Every field NaN (not computed).
-    const NAN: Self = Self {
-        log10_distance_m: f64::NAN,
-        freq_mhz: f64::NAN,
-        tx_height_agl_m: f64::NAN,
-        rx_height_agl_m: f64::NAN,
-        rx_above_tx_m: f64::NAN,
-        elevation_angle_deg: f64::NAN,
-        los_margin_deg: f64::NAN,
-        los_clearance_m: f64::NAN,
-        fresnel_ratio_min: f64::NAN,
-        knife_edge_loss_db: f64::NAN,
-        bullington_loss_db: f64::NAN,
-        deygout_loss_db: f64::NAN,
-        free_space_loss_db: f64::NAN,
-        free_space_bullington_loss_db: f64::NAN,
-        obstructed_fraction: f64::NAN,
-        terrain_std_m: f64::NAN,
-        terrain_relief_m: f64::NAN,
-        site_obstacle_distance_m: f64::NAN,
-        tx_obstacle_distance_m: f64::NAN,
-        device_ground_above_local_m: f64::NAN,
-    };
+    /// The features from [`PathFeatures::to_array`]'s order.
+    #[must_use]
+    pub const fn from_array(values: [f64; FEATURE_COUNT]) -> Self {
+        Self {
+            log10_distance_m: values[0],
+            freq_mhz: values[1],
+            tx_height_agl_m: values[2],
+            rx_height_agl_m: values[3],
+            rx_above_tx_m: values[4],
+            elevation_angle_deg: values[5],
+            los_margin_deg: values[6],
+            los_clearance_m: values[7],
+            fresnel_ratio_min: values[8],
+            knife_edge_loss_db: values[9],
+            bullington_loss_db: values[10],
+            deygout_loss_db: values[11],
+            free_space_loss_db: values[12],
+            free_space_bullington_loss_db: values[13],
+            obstructed_fraction: values[14],
+            terrain_std_m: values[15],
+            terrain_relief_m: values[16],
+            site_obstacle_distance_m: values[17],
+            tx_obstacle_distance_m: values[18],
+            device_ground_above_local_m: values[19],
+        }
+    }
+
+    /// These features with the fields outside `set` NaN.
+    #[must_use]
+    pub fn only(&self, set: FeatureSet) -> Self {
+        let mut values = self.to_array();
+        for (index, value) in values.iter_mut().enumerate() {
+            if !set.contains(index) {
+                *value = f64::NAN;
+            }
+        }
+        Self::from_array(values)
+    }
 
     /// Ground distance, m.
     #[must_use]
@@ -442,6 +531,10 @@ pub struct FeatureSweep {
     site: SweepSite,
     /// What [`FeatureSweep::features`] computes (and `push` keeps up).
     computes: FeatureSet,
+    /// Whether `commit` keeps the obstructed-share bins, and `push` the
+    /// ground statistics (both follow from `computes`).
+    keeps_bins: bool,
+    keeps_ground: bool,
     /// Site antenna, m (site frame = AMSL at the site).
     site_antenna_m: f64,
     /// 1 / (2kR), 1/m (0 for a flat earth).
@@ -490,7 +583,9 @@ impl FeatureSweep {
         };
         let mut sweep = Self {
             site,
-            computes: FeatureSet::All,
+            computes: FeatureSet::ALL,
+            keeps_bins: true,
+            keeps_ground: true,
             site_antenna_m: site.ground_m + site.height_agl_m,
             drop_per_m2,
             lambda_m: wavelength_m(site.freq_mhz),
@@ -516,8 +611,17 @@ impl FeatureSweep {
     /// This sweep computing only `set` (all features by default): see
     /// [`FeatureSet`]. Set it before the first push.
     #[must_use]
-    pub const fn computing(mut self, set: FeatureSet) -> Self {
+    pub fn computing(mut self, set: FeatureSet) -> Self {
+        debug_assert!(self.current.is_none(), "computing() after a push");
         self.computes = set;
+        self.keeps_bins = set.contains(field::OBSTRUCTED_FRACTION);
+        // Sweeps are cloned where radials branch: no bins, nothing to copy.
+        self.bin_counts = if self.keeps_bins {
+            vec![0; ANGLE_BINS]
+        } else {
+            Vec::new()
+        };
+        self.keeps_ground = set.contains_any(&field::GROUND);
         self
     }
 
@@ -571,7 +675,7 @@ impl FeatureSweep {
             self.commit(d, g);
         }
         self.current = Some((distance_m, ground_m));
-        if self.computes != FeatureSet::All {
+        if !self.keeps_ground {
             return Ok(());
         }
         // Welford's running mean and variance.
@@ -620,7 +724,7 @@ impl FeatureSweep {
             }
         }
         self.hull.push(p);
-        if self.computes != FeatureSet::All {
+        if !self.keeps_bins {
             return;
         }
         let bin = angle_bin(slope);
@@ -741,7 +845,7 @@ impl FeatureSweep {
     /// distance (of this sweep or one with the same site), bit for bit.
     /// Checked in debug builds.
     pub(crate) fn features_with(&self, terms: &DistanceTerms) -> Option<PathFeatures> {
-        let all = self.computes == FeatureSet::All;
+        let wants = |index| self.computes.contains(index);
         let (dist, g_dev) = self.current?;
         debug_assert_eq!(dist.to_bits(), terms.distance_m.to_bits());
         let site = &self.site;
@@ -764,7 +868,7 @@ impl FeatureSweep {
         let (site_horizon, device_horizon, highest, obstructed_fraction) =
             match (self.horizon, self.hull.is_empty()) {
                 (Some((slope, horizon)), false) => {
-                    let obstructed_fraction = if all {
+                    let obstructed_fraction = if self.keeps_bins {
                         let below = self.count_up_to(angle_bin(ray));
                         f64::from(self.committed - below) / f64::from(self.committed)
                     } else {
@@ -805,7 +909,7 @@ impl FeatureSweep {
         };
         // On a line-of-sight path Bullington's ν is ν_max: one J(ν) for both.
         let same_nu = nu_b.to_bits() == nu_max.to_bits();
-        let knife_edge_db = if all || same_nu {
+        let knife_edge_db = if wants(field::KNIFE_EDGE) || same_nu {
             knife_edge_loss_db(nu_max)
         } else {
             f64::NAN
@@ -817,32 +921,48 @@ impl FeatureSweep {
         };
         let bullington_db = l_uc + (1.0 - (-l_uc / 6.0).exp()) * (10.0 + 0.02 * dist / 1000.0);
         let free_space_db = terms.free_space_db;
-        if !all {
-            return Some(PathFeatures {
-                free_space_bullington_loss_db: free_space_db + bullington_db,
-                ..PathFeatures::NAN
-            });
-        }
-        let deygout_db = self.deygout_db(
-            Point { d: 0.0, z: h_s },
-            device,
-            [site_obstacle, device_horizon, highest],
-        );
-        let terrain_std_m = if self.ground_n > 1.0 {
-            (self.ground_m2 / (self.ground_n - 1.0)).max(0.0).sqrt()
+        let deygout_db = if wants(field::DEYGOUT) {
+            self.deygout_db(
+                Point { d: 0.0, z: h_s },
+                device,
+                [site_obstacle, device_horizon, highest],
+            )
         } else {
-            0.0
+            f64::NAN
+        };
+        let (terrain_std_m, terrain_relief_m, device_ground_above_local_m) = if self.keeps_ground {
+            let std_m = if self.ground_n > 1.0 {
+                (self.ground_m2 / (self.ground_n - 1.0)).max(0.0).sqrt()
+            } else {
+                0.0
+            };
+            (
+                std_m,
+                self.ground_max - self.ground_min,
+                g_dev - self.ground_local,
+            )
+        } else {
+            (f64::NAN, f64::NAN, f64::NAN)
         };
         // libm's atan: glibc's saves and restores the rounding mode per call.
-        let elevation_angle_deg = libm::atan(ray).to_degrees();
-        Some(PathFeatures {
+        let (elevation_angle_deg, los_margin_deg) =
+            if wants(field::ELEVATION_ANGLE) || wants(field::LOS_MARGIN) {
+                let elevation_angle_deg = libm::atan(ray).to_degrees();
+                (
+                    elevation_angle_deg,
+                    elevation_angle_deg - libm::atan(horizon_slope).to_degrees(),
+                )
+            } else {
+                (f64::NAN, f64::NAN)
+            };
+        let features = PathFeatures {
             log10_distance_m: terms.log10_distance_m,
             freq_mhz: site.freq_mhz,
             tx_height_agl_m: site.device_height_agl_m,
             rx_height_agl_m: site.height_agl_m,
             rx_above_tx_m: h_s - (g_dev + site.device_height_agl_m),
             elevation_angle_deg,
-            los_margin_deg: elevation_angle_deg - libm::atan(horizon_slope).to_degrees(),
+            los_margin_deg,
             los_clearance_m: -max_excess_m,
             fresnel_ratio_min: (-nu_max / SQRT_2).clamp(-FRESNEL_RATIO_LIMIT, FRESNEL_RATIO_LIMIT),
             knife_edge_loss_db: knife_edge_db,
@@ -852,10 +972,15 @@ impl FeatureSweep {
             free_space_bullington_loss_db: free_space_db + bullington_db,
             obstructed_fraction,
             terrain_std_m,
-            terrain_relief_m: self.ground_max - self.ground_min,
+            terrain_relief_m,
             site_obstacle_distance_m: site_obstacle.d,
             tx_obstacle_distance_m: dist - device_horizon.d,
-            device_ground_above_local_m: g_dev - self.ground_local,
+            device_ground_above_local_m,
+        };
+        Some(if self.computes == FeatureSet::ALL {
+            features
+        } else {
+            features.only(self.computes)
         })
     }
 }
@@ -960,7 +1085,7 @@ mod tests {
         // The coverage sweep takes the distance terms once per distance,
         // from the fresh sweep, and hands them to sweeps far along radials.
         let site = SweepSite::new(480.0, 10.0, 1.5, 868.3).unwrap();
-        for set in [FeatureSet::All, FeatureSet::FreeSpaceBullington] {
+        for set in [FeatureSet::ALL, FeatureSet::FREE_SPACE_BULLINGTON] {
             let fresh = FeatureSweep::new(site).unwrap().computing(set);
             let mut sweep = fresh.clone();
             for i in 1..300 {
@@ -986,47 +1111,91 @@ mod tests {
     }
 
     #[test]
-    fn the_physics_subset_is_bit_identical() {
-        // Hills, a ridge that shadows, and line-of-sight stretches: the
-        // free-space + Bullington loss of a sweep that computes only it is
-        // the full sweep's, bit for bit; the rest is NaN.
+    fn a_subset_is_the_full_sweep_bit_for_bit() {
+        // Hills, a ridge that shadows, and line-of-sight stretches: a sweep
+        // that computes only some fields gives those fields bit for bit as
+        // the full sweep does, and NaN for the rest. The sets: the physics
+        // baseline's, none, every single field, every field but one, and
+        // pseudo-random ones (which switch the bins, the ground statistics,
+        // Deygout, the angles and the knife edge on and off together).
         let ground: Vec<f64> = (0..400)
             .map(|i| {
                 let x = f64::from(i);
                 480.0 + 25.0 * (x * 0.07).sin() + if i == 120 { 60.0 } else { 0.0 } - 0.05 * x
             })
             .collect();
-        let site = SweepSite::new(ground[0], 10.0, 1.5, 868.3).unwrap();
-        let mut full = FeatureSweep::new(site).unwrap();
-        let mut physics = FeatureSweep::new(site)
-            .unwrap()
-            .computing(FeatureSet::FreeSpaceBullington);
-        let (mut shadowed, mut clear) = (0, 0);
-        for (n, &g) in ground.iter().enumerate().skip(1) {
-            // Not a multiple of a round step: the distances carry rounding.
-            let d = 92.7 * n as f64;
-            full.push(d, g).unwrap();
-            physics.push(d, g).unwrap();
-            let (f, p) = (full.features().unwrap(), physics.features().unwrap());
-            assert_eq!(
-                f.free_space_bullington_loss_db.to_bits(),
-                p.free_space_bullington_loss_db.to_bits(),
-                "sample {n}"
-            );
-            if f.los_clearance_m < 0.0 {
-                shadowed += 1;
-            } else {
-                clear += 1;
-            }
-            let computed = PathFeatures::NAMES
-                .iter()
-                .position(|&n| n == "free_space_bullington_loss_db")
-                .unwrap();
-            let mut rest = p.to_array();
-            rest[computed] = f64::NAN;
-            assert!(rest.iter().all(|v| v.is_nan()), "{p:?}");
+        let mut sets = vec![FeatureSet::FREE_SPACE_BULLINGTON, FeatureSet::NONE];
+        for f in 0..FEATURE_COUNT {
+            sets.push(FeatureSet::NONE.with(f));
+            sets.push(FeatureSet(FeatureSet::ALL.0 & !(1 << f)));
         }
-        assert!(shadowed > 50 && clear > 10, "{shadowed} {clear}");
+        let mut state = 0x9e37_79b9_u32;
+        for _ in 0..40 {
+            // xorshift32: any bit pattern of the 20 fields.
+            state ^= state << 13;
+            state ^= state >> 17;
+            state ^= state << 5;
+            sets.push(FeatureSet(state & FeatureSet::ALL.0));
+        }
+        let site = SweepSite::new(ground[0], 10.0, 1.5, 868.3).unwrap();
+        for set in sets {
+            let mut full = FeatureSweep::new(site).unwrap();
+            let mut part = FeatureSweep::new(site).unwrap().computing(set);
+            let (mut shadowed, mut clear) = (0, 0);
+            for (n, &g) in ground.iter().enumerate().skip(1) {
+                // Not a multiple of a round step: the distances carry rounding.
+                let d = 92.7 * n as f64;
+                full.push(d, g).unwrap();
+                part.push(d, g).unwrap();
+                let (f, p) = (full.features().unwrap(), part.features().unwrap());
+                for (index, (whole, got)) in f.to_array().iter().zip(p.to_array()).enumerate() {
+                    if set.contains(index) {
+                        assert_eq!(whole.to_bits(), got.to_bits(), "{set:?} sample {n} {index}");
+                    } else {
+                        assert!(got.is_nan(), "{set:?} sample {n} {index}: {got}");
+                    }
+                }
+                assert_eq!(
+                    f.only(set).to_array().map(f64::to_bits),
+                    p.to_array().map(f64::to_bits)
+                );
+                if f.los_clearance_m < 0.0 {
+                    shadowed += 1;
+                } else {
+                    clear += 1;
+                }
+            }
+            assert!(shadowed > 50 && clear > 10, "{shadowed} {clear}");
+        }
+    }
+
+    #[test]
+    fn field_indices_are_the_names_positions() {
+        let at = |name: &str| PathFeatures::NAMES.iter().position(|&n| n == name).unwrap();
+        assert_eq!(field::LOG10_DISTANCE, at("log10_distance_m"));
+        assert_eq!(field::ELEVATION_ANGLE, at("elevation_angle_deg"));
+        assert_eq!(field::LOS_MARGIN, at("los_margin_deg"));
+        assert_eq!(field::KNIFE_EDGE, at("knife_edge_loss_db"));
+        assert_eq!(field::DEYGOUT, at("deygout_loss_db"));
+        assert_eq!(
+            field::FREE_SPACE_BULLINGTON,
+            at("free_space_bullington_loss_db")
+        );
+        assert_eq!(field::OBSTRUCTED_FRACTION, at("obstructed_fraction"));
+        assert_eq!(field::TERRAIN_STD, at("terrain_std_m"));
+        assert_eq!(field::TERRAIN_RELIEF, at("terrain_relief_m"));
+        assert_eq!(
+            field::DEVICE_GROUND_ABOVE_LOCAL,
+            at("device_ground_above_local_m")
+        );
+        // The array order is the names' order, and back.
+        let f = PathFeatures::from_array(std::array::from_fn(|i| i as f64));
+        assert_eq!(f.to_array(), std::array::from_fn(|i| i as f64));
+        assert_eq!(f.log10_distance_m, 0.0);
+        assert_eq!(f.device_ground_above_local_m, 19.0);
+        assert_eq!(FeatureSet::ALL.len(), FEATURE_COUNT);
+        assert!(FeatureSet::NONE.is_empty());
+        assert!(!FeatureSet::ALL.contains(FEATURE_COUNT));
     }
 
     #[test]

@@ -211,6 +211,22 @@ impl Gbm {
         self.leaf_value.len() >> self.depth
     }
 
+    /// The features some node splits on, each once, in increasing order.
+    /// A node marked as not splitting (threshold `f64::MAX`) sends every
+    /// finite or NaN value left, so its feature is not among them.
+    #[must_use]
+    pub fn features_split_on(&self) -> Vec<usize> {
+        let mut split_on = vec![false; self.n_features];
+        for (&f, &t) in self.split_feature.iter().zip(&self.split_threshold) {
+            if t < f64::MAX
+                && let Some(seen) = split_on.get_mut(usize::from(f))
+            {
+                *seen = true;
+            }
+        }
+        (0..self.n_features).filter(|&f| split_on[f]).collect()
+    }
+
     /// Prediction for one row of features (`x.len() == n_features`; extra
     /// values are ignored, missing ones panic-free read as +∞ → right).
     #[must_use]

@@ -89,7 +89,7 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
-use crate::features::{FEATURE_COUNT, PathFeatures};
+use crate::features::{FEATURE_COUNT, FeatureSet, PathFeatures, field};
 use crate::gbm::{Gbm, GbmParams};
 use crate::ranked::RankedGbm;
 use crate::rssi_model::{LinkBudget, RssiModel, RssiPrediction};
@@ -1193,6 +1193,26 @@ impl RssiModel for LearnedModel {
     fn prepared(&self) -> Box<dyn RssiModel + '_> {
         Box::new(Prepared::new(self, None))
     }
+
+    /// The features a prediction depends on: those the trees split on, the
+    /// linear base's terms and the distance (the interval's bins). A path's
+    /// other features may be NaN without changing its prediction: per-site
+    /// coverage then skips their work ([`crate::FeatureSweep::computing`]).
+    fn features_read(&self) -> FeatureSet {
+        let base_terms = LINEAR_BASE_FEATURES
+            .iter()
+            .take(self.base.coefficients.len())
+            .filter_map(|name| PathFeatures::NAMES.iter().position(|n| n == name));
+        self.gbm
+            .features_split_on()
+            .into_iter()
+            .filter(|&f| f < FEATURE_COUNT)
+            .chain(base_terms)
+            .fold(
+                FeatureSet::NONE.with(field::LOG10_DISTANCE),
+                FeatureSet::with,
+            )
+    }
 }
 
 /// A [`LearnedModel`] for one receiver (see [`LearnedModel::for_receiver`]).
@@ -1230,6 +1250,10 @@ impl RssiModel for ReceiverModel<'_> {
     fn prepared(&self) -> Box<dyn RssiModel + '_> {
         Box::new(Prepared::new(self.model, self.offset_db))
     }
+
+    fn features_read(&self) -> FeatureSet {
+        self.model.features_read()
+    }
 }
 
 /// A [`LearnedModel`] (with a receiver's offset or as a new site) with its
@@ -1237,6 +1261,8 @@ impl RssiModel for ReceiverModel<'_> {
 struct Prepared<'a> {
     model: &'a LearnedModel,
     offset_db: Option<f64>,
+    /// The model's [`RssiModel::features_read`], taken once.
+    reads: FeatureSet,
     /// `None` for trees that do not compile (walked as they are).
     ranked: Option<RankedGbm>,
 }
@@ -1246,6 +1272,7 @@ impl<'a> Prepared<'a> {
         Self {
             model,
             offset_db,
+            reads: model.features_read(),
             ranked: RankedGbm::new(&model.gbm),
         }
     }
@@ -1279,6 +1306,10 @@ impl RssiModel for Prepared<'_> {
             self.ranked.as_ref(),
             out,
         );
+    }
+
+    fn features_read(&self) -> FeatureSet {
+        self.reads
     }
 }
 

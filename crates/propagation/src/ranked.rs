@@ -46,20 +46,28 @@ pub(crate) struct RankedGbm {
     /// Per feature up to the last one split on, its distinct split
     /// thresholds and where to look for a value's rank among them.
     cuts: Vec<Cuts>,
-    /// Every tree's node tests, tree after tree, level order.
+    /// Every tree's node tests, tree after tree, level order; tree t's are
+    /// `tests[t × nodes..(t + 1) × nodes]`.
     tests: Vec<Test>,
-    /// Per node position (the same in every tree), the leaves a row going
-    /// right keeps: all but the node's left subtree's.
-    keeps_right: Vec<u32>,
+    nodes: usize,
+    /// The same without the nodes that do not split (threshold `f64::MAX`:
+    /// only +∞ goes right), tree t's from `split_starts[t]` to
+    /// `split_starts[t + 1]`: a block of rows without +∞ needs only these.
+    /// (Trees grown with a minimum leaf size have many such nodes: 30 % of
+    /// Ulm's.)
+    split_tests: Vec<Test>,
+    split_starts: Vec<usize>,
     /// Per tree, its leaves left to right (the first 2^depth used).
     leaves: Vec<[f64; 1 << DEPTH]>,
 }
 
-/// One split as a rank test: rows with `rank[feature] > rank` go right.
+/// One split as a rank test: rows with `rank[feature] > rank` go right,
+/// and keep only the leaves in `keep` (all but the node's left subtree's).
 #[derive(Debug, Clone, Copy)]
 struct Test {
     feature: u8,
     rank: u8,
+    keep: u32,
 }
 
 impl RankedGbm {
@@ -99,16 +107,34 @@ impl RankedGbm {
         // Feature < WIDTH and rank ≤ MAX_CUTS: both fit a byte. Nodes that
         // do not split (threshold f64::MAX) stay: a feature of +∞ goes
         // right there.
-        let tests = gbm
+        let tests: Vec<Test> = gbm
             .split_feature
             .iter()
             .zip(&gbm.split_threshold)
-            .map(|(&f, &threshold)| Test {
+            .enumerate()
+            .map(|(node, (&f, &threshold))| Test {
                 feature: f as u8,
                 rank: cuts[usize::from(f)].rank(threshold),
+                keep: keeps_right(node % internal, depth),
             })
             .collect();
-        let keeps_right = (0..internal).map(|n| keeps_right(n, depth)).collect();
+        // Thresholds are not NaN (checked above): below f64::MAX is a split
+        // that finite values can take.
+        let mut split_tests = Vec::new();
+        let mut split_starts = vec![0];
+        for (tree_tests, thresholds) in tests
+            .chunks_exact(internal)
+            .zip(gbm.split_threshold.chunks_exact(internal))
+        {
+            split_tests.extend(
+                tree_tests
+                    .iter()
+                    .zip(thresholds)
+                    .filter(|&(_, &t)| t < f64::MAX)
+                    .map(|(test, _)| *test),
+            );
+            split_starts.push(split_tests.len());
+        }
         let leaves = gbm
             .leaf_value
             .chunks_exact(1 << depth)
@@ -122,7 +148,9 @@ impl RankedGbm {
             base: gbm.base,
             cuts,
             tests,
-            keeps_right,
+            nodes: internal,
+            split_tests,
+            split_starts,
             leaves,
         })
     }
@@ -136,23 +164,36 @@ impl RankedGbm {
         assert!(rows.len() >= out.len() * stride, "rows shorter than out");
         let mut columns = [[0u8; BLOCK]; WIDTH];
         for (block, sums) in out.chunks_mut(BLOCK).enumerate() {
+            let mut infinite = false;
             for r in 0..sums.len() {
                 let row = &rows[(block * BLOCK + r) * stride..][..stride];
                 for (f, (column, cuts)) in columns.iter_mut().zip(&self.cuts).enumerate() {
                     let x = row.get(f).copied().unwrap_or(f64::INFINITY);
+                    infinite |= x == f64::INFINITY;
                     column[r] = cuts.rank(x);
                 }
             }
             // Rows of the block past `sums.len()` hold stale ranks: their
             // leaves are found and dropped.
             sums.fill(self.base);
-            let trees = self.tests.chunks_exact(self.keeps_right.len());
-            for (tree_tests, leaves) in trees.zip(&self.leaves) {
+            for (t, leaves) in self.leaves.iter().enumerate() {
+                let tree_tests = if infinite {
+                    &self.tests[t * self.nodes..(t + 1) * self.nodes]
+                } else {
+                    &self.split_tests[self.split_starts[t]..self.split_starts[t + 1]]
+                };
                 let mut alive = [u32::MAX; BLOCK];
-                for (test, &keep) in tree_tests.iter().zip(&self.keeps_right) {
-                    let column = &columns[usize::from(test.feature) & (WIDTH - 1)];
+                for &Test {
+                    feature,
+                    rank: cut,
+                    keep,
+                } in tree_tests
+                {
+                    // Copied out of the test first: read through the
+                    // reference, `keep` became a gather per 16 rows.
+                    let column = &columns[usize::from(feature) & (WIDTH - 1)];
                     for (alive, &rank) in alive.iter_mut().zip(column) {
-                        *alive &= if rank > test.rank { keep } else { u32::MAX };
+                        *alive &= if rank > cut { keep } else { u32::MAX };
                     }
                 }
                 for (sum, &alive) in sums.iter_mut().zip(&alive) {
@@ -164,88 +205,123 @@ impl RankedGbm {
     }
 }
 
-/// Buckets of a feature's guess table per cut: most buckets then hold no
-/// cut, so a guess is mostly the rank.
-const BUCKETS_PER_CUT: usize = 4;
+/// Buckets per cut a feature's table starts with, and the most it may
+/// grow to: clustered cuts need narrower buckets to fall one or two a
+/// bucket.
+const BUCKETS_PER_CUT: [usize; 4] = [4, 8, 16, 32];
 
 /// One feature's distinct split thresholds in increasing order, with a
-/// table that guesses a value's rank from where it lies between the
-/// smallest and the largest ordinary cut (uniform buckets). The guess is
-/// then moved to the exact rank by comparing with the cuts beside it, so a
-/// poor guess (a skewed feature, a value on a bucket's edge, ±∞, NaN) costs
-/// time, never correctness. A binary search over 128 cuts (the default
-/// `max_bins`; up to [`MAX_CUTS`]) is seven or eight dependent steps per
-/// value; this is a multiply, a load and two compares.
+/// table of uniform buckets between the smallest and the largest ordinary
+/// cut that gives a value's rank without a branch that depends on the
+/// value.
+///
+/// `bucket(x)` (the offset from the first bucket's start times buckets per
+/// unit, truncated and clamped to the table) never decreases as x grows,
+/// so a cut in an earlier bucket than x's is below x and one in a later
+/// bucket is not: the rank is the number of cuts in earlier buckets plus,
+/// of the (at most `most_per_bucket`) cuts in x's own bucket, those below
+/// x. The cuts are padded with `most_per_bucket` × +∞ so that those
+/// compares never run off the end; NaN lands in bucket 0 and is below
+/// nothing (rank 0), as `partition_point` has it. A binary search over 128
+/// cuts (the default `max_bins`; up to [`MAX_CUTS`]) is seven or eight
+/// dependent, mispredicted steps per value; this is a multiply, a load and
+/// one or two compares.
 #[derive(Debug, Clone)]
 struct Cuts {
+    /// The cuts, then `most_per_bucket` × +∞.
     cuts: Vec<f64>,
     /// The first bucket's start and buckets per unit of the feature (0:
-    /// no table, every guess is 0).
+    /// one bucket holding every cut).
     lo: f64,
     buckets_per_unit: f64,
-    /// Per bucket, the number of cuts below its start.
-    guess: Vec<u8>,
+    /// Per bucket, the number of cuts in the buckets before it.
+    below: Vec<u8>,
+    /// The most cuts one bucket holds.
+    most_per_bucket: usize,
 }
 
 impl Cuts {
     /// `cuts` increasing, distinct, without NaN, at most [`MAX_CUTS`].
     fn new(cuts: Vec<f64>) -> Self {
         // The table spans the ordinary cuts: not ±∞ or ±f64::MAX (nodes that
-        // do not split), which would stretch every bucket.
+        // do not split), which would stretch every bucket; those fall in
+        // the end buckets.
         let ordinary: Vec<f64> = cuts
             .iter()
             .copied()
             .filter(|c| c.abs() < f64::MAX / 4.0)
             .collect();
-        let buckets = ordinary.len() * BUCKETS_PER_CUT;
+        // No table: one bucket, every cut compared.
+        let mut best = Self::with_buckets(&cuts, 0.0, 0.0, 0);
         // Fewer than two distinct ordinary cuts, or a span too wide or too
         // narrow for the bucket width to be a finite positive number: no
-        // table (every guess 0, the scan finds the rank).
-        let table = match (ordinary.first(), ordinary.last()) {
-            (Some(&lo), Some(&hi)) if hi > lo => Some((lo, buckets as f64 / (hi - lo))),
-            _ => None,
-        }
-        .filter(|&(_, per_unit)| per_unit.is_finite() && per_unit > 0.0);
-        let Some((lo, buckets_per_unit)) = table else {
-            return Self {
-                cuts,
-                lo: 0.0,
-                buckets_per_unit: 0.0,
-                guess: vec![0],
-            };
+        // table.
+        let (Some(&lo), Some(&hi)) = (ordinary.first(), ordinary.last()) else {
+            return best;
         };
-        let guess = (0..buckets)
-            .map(|b| {
-                let start = lo + b as f64 / buckets_per_unit;
-                // At most MAX_CUTS cuts: fits a byte.
-                cuts.partition_point(|&c| c < start) as u8
-            })
-            .collect();
-        Self {
-            cuts,
-            lo,
-            buckets_per_unit,
-            guess,
+        for per_cut in BUCKETS_PER_CUT {
+            let buckets = ordinary.len() * per_cut;
+            let per_unit = buckets as f64 / (hi - lo);
+            if !(hi > lo && per_unit.is_finite() && per_unit > 0.0) {
+                break;
+            }
+            let table = Self::with_buckets(&cuts, lo, per_unit, buckets);
+            if table.most_per_bucket < best.most_per_bucket {
+                best = table;
+            }
+            if best.most_per_bucket <= 2 {
+                break;
+            }
         }
+        best
+    }
+
+    /// The table of `buckets` + 1 buckets from `lo`, `per_unit` a unit.
+    fn with_buckets(cuts: &[f64], lo: f64, per_unit: f64, buckets: usize) -> Self {
+        let mut table = Self {
+            cuts: Vec::new(),
+            lo,
+            buckets_per_unit: per_unit,
+            below: vec![0; buckets + 1],
+            most_per_bucket: 0,
+        };
+        let mut in_bucket = vec![0usize; buckets + 1];
+        for &c in cuts {
+            in_bucket[table.bucket(c)] += 1;
+        }
+        let mut before = 0;
+        for (below, &n) in table.below.iter_mut().zip(&in_bucket) {
+            // At most MAX_CUTS cuts: fits a byte.
+            *below = before as u8;
+            before += n;
+        }
+        table.most_per_bucket = in_bucket.iter().copied().max().unwrap_or(0);
+        table.cuts = cuts.to_vec();
+        table
+            .cuts
+            .extend(std::iter::repeat_n(f64::INFINITY, table.most_per_bucket));
+        table
+    }
+
+    /// The bucket of `x`: the ends for values beyond them (`as` saturates
+    /// ±∞ and takes NaN to 0).
+    #[inline]
+    fn bucket(&self, x: f64) -> usize {
+        let last = self.below.len().saturating_sub(1);
+        (((x - self.lo) * self.buckets_per_unit) as i64).clamp(0, last as i64) as usize
     }
 
     /// The number of cuts below `x` (`c < x`; 0 for NaN): exactly
     /// `partition_point(|&c| c < x)`.
     #[inline]
     fn rank(&self, x: f64) -> u8 {
-        if x.is_nan() {
-            return 0;
+        let first = usize::from(self.below[self.bucket(x)]);
+        let own_bucket = &self.cuts[first..first + self.most_per_bucket];
+        let mut rank = first;
+        for &c in own_bucket {
+            rank += usize::from(c < x);
         }
-        // ±∞ → the ends (`as` saturates), then clamped.
-        let bucket = ((x - self.lo) * self.buckets_per_unit) as i64;
-        let bucket = bucket.clamp(0, self.guess.len() as i64 - 1) as usize;
-        let mut rank = usize::from(self.guess[bucket]);
-        while rank < self.cuts.len() && self.cuts[rank] < x {
-            rank += 1;
-        }
-        while rank > 0 && self.cuts[rank - 1] >= x {
-            rank -= 1;
-        }
+        // At most MAX_CUTS: fits a byte.
         rank as u8
     }
 }
@@ -513,8 +589,17 @@ mod tests {
             gbm in arb_gbm(),
             values in proptest::collection::vec(value(), 0..1200),
             short_by in 0usize..3,
+            without_infinity in any::<bool>(),
         ) {
+            // Blocks without +∞ skip the nodes that do not split: make
+            // such blocks common (by chance nearly every block has a +∞).
+            let values: Vec<f64> = if without_infinity {
+                values.iter().map(|&v| if v == f64::INFINITY { 0.5 } else { v }).collect()
+            } else {
+                values
+            };
             // Rows may be shorter than the features (those read as +∞).
+            let short_by = if without_infinity { 0 } else { short_by };
             let stride = gbm.n_features.saturating_sub(short_by).max(1);
             let rows = values.len() / stride;
             let ranked = RankedGbm::new(&gbm).expect("fits");

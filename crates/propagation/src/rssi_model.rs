@@ -140,7 +140,7 @@ pub trait RssiModel: Send + Sync {
     /// computes only those and leaves the others NaN. The default is all;
     /// a model that says less must never read the others.
     fn features_read(&self) -> FeatureSet {
-        FeatureSet::All
+        FeatureSet::ALL
     }
 }
 
@@ -268,7 +268,7 @@ impl RssiModel for PhysicsBaseline {
     }
 
     fn features_read(&self) -> FeatureSet {
-        FeatureSet::FreeSpaceBullington
+        FeatureSet::FREE_SPACE_BULLINGTON
     }
 }
 
