@@ -788,6 +788,16 @@ impl FeatureSweep {
     /// the rays to its top.
     fn deygout_db(&self, site: Point, device: Point, candidates: [Point; 3]) -> f64 {
         let total = device.d - site.d;
+        // The candidates are often one sample: each once, its last
+        // occurrence kept, so that `max_by` (the last of equal maxima)
+        // chooses the sample it would choose among all three.
+        let [c0, c1, c2] = candidates;
+        let distinct = [
+            (c0.d != c1.d && c0.d != c2.d).then_some(c0),
+            (c1.d != c2.d).then_some(c1),
+            Some(c2),
+        ];
+        let candidates = distinct.iter().flatten();
         // The candidate with the largest ν relative to the chord a → b
         // (ζ-scaled as the ITU variant does; ζ depends on the chord only, so
         // it is taken once per chord, not per candidate).
@@ -795,7 +805,7 @@ impl FeatureSweep {
             let slope = (b.z - a.z) / (b.d - a.d);
             let mut zeta = None;
             candidates
-                .iter()
+                .clone()
                 .filter(|p| p.d > a.d && p.d < b.d)
                 .map(|&p| {
                     let zeta = *zeta.get_or_insert_with(|| zeta_of_slope(slope));
@@ -890,7 +900,22 @@ impl FeatureSweep {
             };
         let (horizon_slope, site_obstacle) = site_horizon;
         let max_excess_m = above_ray(highest);
-        let nu_max = nu(site_obstacle).max(nu(device_horizon)).max(nu(highest));
+        // The three are often one sample (one obstacle dominates): its ν
+        // once (samples differ in distance; equal ν, equal maximum).
+        let nu_site = nu(site_obstacle);
+        let nu_device = if device_horizon.d == site_obstacle.d {
+            nu_site
+        } else {
+            nu(device_horizon)
+        };
+        let nu_highest = if highest.d == site_obstacle.d {
+            nu_site
+        } else if highest.d == device_horizon.d {
+            nu_device
+        } else {
+            nu(highest)
+        };
+        let nu_max = nu_site.max(nu_device).max(nu_highest);
 
         // Bullington (P.526 §4.5.1): on a shadowed path, the knife edge where
         // the site's and the device's horizon rays cross.
@@ -919,7 +944,12 @@ impl FeatureSweep {
         } else {
             knife_edge_loss_db(nu_b)
         };
-        let bullington_db = l_uc + (1.0 - (-l_uc / 6.0).exp()) * (10.0 + 0.02 * dist / 1000.0);
+        // A clear path (J = 0): the formula gives +0 (0 + (1 − e⁰)·c); no `exp`.
+        let bullington_db = if l_uc == 0.0 {
+            0.0
+        } else {
+            l_uc + (1.0 - (-l_uc / 6.0).exp()) * (10.0 + 0.02 * dist / 1000.0)
+        };
         let free_space_db = terms.free_space_db;
         let deygout_db = if wants(field::DEYGOUT) {
             self.deygout_db(

@@ -18,6 +18,9 @@ const RASTER_EXTENSIONS: [&str; 5] = [".hgt", ".hgt.zip", ".tif", ".tiff", ".vrt
 /// sample hull: absorbs rounding of the geotransform at tile seams.
 const EDGE_EPS_PX: f64 = 1e-6;
 
+/// Samples of a profile positioned at once, then read (stack arrays).
+const BULK_SAMPLES: usize = 64;
+
 /// Great-circle knots of [`Dem::try_profile`] are at most this far apart;
 /// samples between knots are interpolated linearly in latitude/longitude.
 ///
@@ -427,6 +430,42 @@ impl Dem {
                     i += 1;
                     // The following samples in the same window: the test
                     // `locate` makes first with the hint, then the read.
+                    // Without voids, in bulk: positions first (the same
+                    // arithmetic, in a loop of its own), then the reads up
+                    // to the first sample outside the window.
+                    if let Some(grid) = &finite {
+                        let window = &self.windows[w];
+                        let within = |col: f64, row: f64| {
+                            col >= -EDGE_EPS_PX
+                                && row >= -EDGE_EPS_PX
+                                && col <= window.last_col + EDGE_EPS_PX
+                                && row <= window.last_row + EDGE_EPS_PX
+                        };
+                        let mut cols = [0.0; BULK_SAMPLES];
+                        let mut rows = [0.0; BULK_SAMPLES];
+                        while i <= steps {
+                            let n = ((steps - i) as usize + 1).min(BULK_SAMPLES);
+                            let (cols, rows) = (&mut cols[..n], &mut rows[..n]);
+                            walk.grid_positions(i, steps, window, cols, rows);
+                            let inside = cols
+                                .iter()
+                                .zip(rows.iter())
+                                .take_while(|&(&c, &r)| within(c, r))
+                                .count();
+                            out.extend(
+                                cols[..inside]
+                                    .iter()
+                                    .zip(&rows[..inside])
+                                    .map(|(&c, &r)| grid.bilinear(c, r)),
+                            );
+                            // At most BULK_SAMPLES: fits.
+                            i += inside as u32;
+                            if inside < n {
+                                break;
+                            }
+                        }
+                        continue;
+                    }
                     while i <= steps {
                         let (col, row) = self.grid_position(w, at(i));
                         if !self.within(w, col, row, EDGE_EPS_PX) {
@@ -740,6 +779,54 @@ impl Walk {
                 .collect(),
             count: count as f64,
             last_k: i64::try_from(count - 1).unwrap_or(i64::MAX),
+        }
+    }
+
+    /// The fractional (column, row) in `window` of samples `first`,
+    /// `first + 1`, … of `steps` (as many as `cols` holds, at most
+    /// [`BULK_SAMPLES`]): `at(i / steps)` then [`Dem::grid_position`], the
+    /// same arithmetic, arranged so that the compiler can vectorize it (the
+    /// fractions first, then run by run of samples between the same two
+    /// knots, with no look-up per sample).
+    fn grid_positions(
+        &self,
+        first: u32,
+        steps: u32,
+        window: &Window,
+        cols: &mut [f64],
+        rows: &mut [f64],
+    ) {
+        let n = cols.len().min(rows.len()).min(BULK_SAMPLES);
+        let mut along = [0.0; BULK_SAMPLES];
+        let mut knot = [0i64; BULK_SAMPLES];
+        for ((along, knot), i) in along[..n].iter_mut().zip(&mut knot[..n]).zip(first..) {
+            *along = f64::from(i) / f64::from(steps) * self.count;
+            *knot = (*along as i64).min(self.last_k);
+        }
+        let mut start = 0;
+        while start < n {
+            let k = knot[start];
+            let end = start
+                + knot[start..n]
+                    .iter()
+                    .take_while(|&&other| other == k)
+                    .count();
+            let (a, b) = (
+                self.knots[k.unsigned_abs() as usize],
+                self.knots[k.unsigned_abs() as usize + 1],
+            );
+            let k = k as f64;
+            let range = start..end;
+            for ((col, row), &along) in cols[range.clone()]
+                .iter_mut()
+                .zip(&mut rows[range.clone()])
+                .zip(&along[range])
+            {
+                let at = lerp(a, b, along - k);
+                *col = (at.lon - window.lon0) * window.inv_dlon;
+                *row = (at.lat - window.lat0) * window.inv_dlat;
+            }
+            start = end;
         }
     }
 
