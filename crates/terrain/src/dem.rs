@@ -452,12 +452,7 @@ impl Dem {
                                 .zip(rows.iter())
                                 .take_while(|&(&c, &r)| within(c, r))
                                 .count();
-                            out.extend(
-                                cols[..inside]
-                                    .iter()
-                                    .zip(&rows[..inside])
-                                    .map(|(&c, &r)| grid.bilinear(c, r)),
-                            );
+                            grid.extend_bilinear(&cols[..inside], &rows[..inside], out);
                             // At most BULK_SAMPLES: fits.
                             i += inside as u32;
                             if inside < n {
@@ -720,6 +715,43 @@ impl<'a> FiniteGrid<'a> {
         elevation_m += (1.0 - fx) * fy * f64::from(lower[0]);
         elevation_m += fx * fy * f64::from(lower[1]);
         elevation_m
+    }
+
+    /// [`FiniteGrid::bilinear`] at each (`cols[j]`, `rows[j]`) (at most
+    /// [`BULK_SAMPLES`]), appended to `out`: the same arithmetic in three
+    /// loops (cells and weights, the corner reads, the sums), the first
+    /// and last of which the compiler can vectorize.
+    fn extend_bilinear(&self, cols: &[f64], rows: &[f64], out: &mut Vec<f64>) {
+        let n = cols.len().min(rows.len()).min(BULK_SAMPLES);
+        let mut top = [0usize; BULK_SAMPLES];
+        let mut fx = [0.0; BULK_SAMPLES];
+        let mut fy = [0.0; BULK_SAMPLES];
+        for j in 0..n {
+            let col = cols[j].clamp(0.0, self.last_col);
+            let row = rows[j].clamp(0.0, self.last_row);
+            let c0 = (col as i64).min(self.max_c0);
+            let r0 = (row as i64).min(self.max_r0);
+            (fx[j], fy[j]) = (col - c0 as f64, row - r0 as f64);
+            // Both are ≥ 0 (clamped) and below the window's size.
+            top[j] = r0.unsigned_abs() as usize * self.width + c0.unsigned_abs() as usize;
+        }
+        let mut corners = [[0.0; 4]; BULK_SAMPLES];
+        for (corner, &top) in corners[..n].iter_mut().zip(&top[..n]) {
+            let (upper, lower) = (
+                &self.values[top..top + 2],
+                &self.values[top + self.width..top + self.width + 2],
+            );
+            *corner = [upper[0], upper[1], lower[0], lower[1]].map(f64::from);
+        }
+        out.extend((0..n).map(|j| {
+            let ([u0, u1, l0, l1], fx, fy) = (corners[j], fx[j], fy[j]);
+            let mut elevation_m = 0.0;
+            elevation_m += (1.0 - fx) * (1.0 - fy) * u0;
+            elevation_m += fx * (1.0 - fy) * u1;
+            elevation_m += (1.0 - fx) * fy * l0;
+            elevation_m += fx * fy * l1;
+            elevation_m
+        }));
     }
 }
 
