@@ -1202,22 +1202,26 @@ mod tests {
     #[test]
     fn field_indices_are_the_names_positions() {
         let at = |name: &str| PathFeatures::NAMES.iter().position(|&n| n == name).unwrap();
-        assert_eq!(field::LOG10_DISTANCE, at("log10_distance_m"));
-        assert_eq!(field::ELEVATION_ANGLE, at("elevation_angle_deg"));
-        assert_eq!(field::LOS_MARGIN, at("los_margin_deg"));
-        assert_eq!(field::KNIFE_EDGE, at("knife_edge_loss_db"));
-        assert_eq!(field::DEYGOUT, at("deygout_loss_db"));
-        assert_eq!(
-            field::FREE_SPACE_BULLINGTON,
-            at("free_space_bullington_loss_db")
-        );
-        assert_eq!(field::OBSTRUCTED_FRACTION, at("obstructed_fraction"));
-        assert_eq!(field::TERRAIN_STD, at("terrain_std_m"));
-        assert_eq!(field::TERRAIN_RELIEF, at("terrain_relief_m"));
-        assert_eq!(
-            field::DEVICE_GROUND_ABOVE_LOCAL,
-            at("device_ground_above_local_m")
-        );
+        for (index, name) in [
+            (field::LOG10_DISTANCE, "log10_distance_m"),
+            (field::ELEVATION_ANGLE, "elevation_angle_deg"),
+            (field::LOS_MARGIN, "los_margin_deg"),
+            (field::KNIFE_EDGE, "knife_edge_loss_db"),
+            (field::DEYGOUT, "deygout_loss_db"),
+            (
+                field::FREE_SPACE_BULLINGTON,
+                "free_space_bullington_loss_db",
+            ),
+            (field::OBSTRUCTED_FRACTION, "obstructed_fraction"),
+            (field::TERRAIN_STD, "terrain_std_m"),
+            (field::TERRAIN_RELIEF, "terrain_relief_m"),
+            (
+                field::DEVICE_GROUND_ABOVE_LOCAL,
+                "device_ground_above_local_m",
+            ),
+        ] {
+            assert_eq!(index, at(name), "{name}");
+        }
         // The array order is the names' order, and back.
         let f = PathFeatures::from_array(std::array::from_fn(|i| i as f64));
         assert_eq!(f.to_array(), std::array::from_fn(|i| i as f64));
