@@ -435,12 +435,6 @@ impl Dem {
                     // to the first sample outside the window.
                     if let Some(grid) = &finite {
                         let window = &self.windows[w];
-                        let within = |col: f64, row: f64| {
-                            col >= -EDGE_EPS_PX
-                                && row >= -EDGE_EPS_PX
-                                && col <= window.last_col + EDGE_EPS_PX
-                                && row <= window.last_row + EDGE_EPS_PX
-                        };
                         let mut cols = [0.0; BULK_SAMPLES];
                         let mut rows = [0.0; BULK_SAMPLES];
                         while i <= steps {
@@ -450,7 +444,7 @@ impl Dem {
                             let inside = cols
                                 .iter()
                                 .zip(rows.iter())
-                                .take_while(|&(&c, &r)| within(c, r))
+                                .take_while(|&(&c, &r)| self.within(w, c, r, EDGE_EPS_PX))
                                 .count();
                             grid.extend_bilinear(&cols[..inside], &rows[..inside], out);
                             // At most BULK_SAMPLES: fits.
@@ -698,61 +692,67 @@ impl<'a> FiniteGrid<'a> {
 
     /// [`bilinear`]'s elevation at fractional (`col`, `row`), clamped to the grid.
     fn bilinear(&self, col: f64, row: f64) -> f64 {
+        let (top, fx, fy) = self.cell(col, row);
+        weigh(self.corners(top), fx, fy)
+    }
+
+    /// The grid cell of fractional (`col`, `row`), clamped to the grid:
+    /// the index of its top-left sample and the offsets from it.
+    #[inline]
+    fn cell(&self, col: f64, row: f64) -> (usize, f64, f64) {
         let col = col.clamp(0.0, self.last_col);
         let row = row.clamp(0.0, self.last_row);
         let c0 = (col as i64).min(self.max_c0);
         let r0 = (row as i64).min(self.max_r0);
-        let (fx, fy) = (col - c0 as f64, row - r0 as f64);
         // Both are ≥ 0 (clamped) and below the window's size.
         let top = r0.unsigned_abs() as usize * self.width + c0.unsigned_abs() as usize;
+        (top, col - c0 as f64, row - r0 as f64)
+    }
+
+    /// The four samples of the cell at `top`: upper left, upper right,
+    /// lower left, lower right.
+    #[inline]
+    fn corners(&self, top: usize) -> [f64; 4] {
         let (upper, lower) = (
             &self.values[top..top + 2],
             &self.values[top + self.width..top + self.width + 2],
         );
-        let mut elevation_m = 0.0;
-        elevation_m += (1.0 - fx) * (1.0 - fy) * f64::from(upper[0]);
-        elevation_m += fx * (1.0 - fy) * f64::from(upper[1]);
-        elevation_m += (1.0 - fx) * fy * f64::from(lower[0]);
-        elevation_m += fx * fy * f64::from(lower[1]);
-        elevation_m
+        [upper[0], upper[1], lower[0], lower[1]].map(f64::from)
     }
 
     /// [`FiniteGrid::bilinear`] at each (`cols[j]`, `rows[j]`) (at most
-    /// [`BULK_SAMPLES`]), appended to `out`: the same arithmetic in three
-    /// loops (cells and weights, the corner reads, the sums), the first
-    /// and last of which the compiler can vectorize.
+    /// [`BULK_SAMPLES`]), appended to `out`: the same steps in three loops
+    /// (cells, corner reads, sums), the first and last of which the
+    /// compiler can vectorize.
     fn extend_bilinear(&self, cols: &[f64], rows: &[f64], out: &mut Vec<f64>) {
         let n = cols.len().min(rows.len()).min(BULK_SAMPLES);
-        let mut top = [0usize; BULK_SAMPLES];
-        let mut fx = [0.0; BULK_SAMPLES];
-        let mut fy = [0.0; BULK_SAMPLES];
-        for j in 0..n {
-            let col = cols[j].clamp(0.0, self.last_col);
-            let row = rows[j].clamp(0.0, self.last_row);
-            let c0 = (col as i64).min(self.max_c0);
-            let r0 = (row as i64).min(self.max_r0);
-            (fx[j], fy[j]) = (col - c0 as f64, row - r0 as f64);
-            // Both are ≥ 0 (clamped) and below the window's size.
-            top[j] = r0.unsigned_abs() as usize * self.width + c0.unsigned_abs() as usize;
+        let mut cells = [(0, 0.0, 0.0); BULK_SAMPLES];
+        for ((cell, &col), &row) in cells[..n].iter_mut().zip(cols).zip(rows) {
+            *cell = self.cell(col, row);
         }
         let mut corners = [[0.0; 4]; BULK_SAMPLES];
-        for (corner, &top) in corners[..n].iter_mut().zip(&top[..n]) {
-            let (upper, lower) = (
-                &self.values[top..top + 2],
-                &self.values[top + self.width..top + self.width + 2],
-            );
-            *corner = [upper[0], upper[1], lower[0], lower[1]].map(f64::from);
+        for (corners, &(top, _, _)) in corners[..n].iter_mut().zip(&cells[..n]) {
+            *corners = self.corners(top);
         }
-        out.extend((0..n).map(|j| {
-            let ([u0, u1, l0, l1], fx, fy) = (corners[j], fx[j], fy[j]);
-            let mut elevation_m = 0.0;
-            elevation_m += (1.0 - fx) * (1.0 - fy) * u0;
-            elevation_m += fx * (1.0 - fy) * u1;
-            elevation_m += (1.0 - fx) * fy * l0;
-            elevation_m += fx * fy * l1;
-            elevation_m
-        }));
+        out.extend(
+            corners[..n]
+                .iter()
+                .zip(&cells[..n])
+                .map(|(&corners, &(_, fx, fy))| weigh(corners, fx, fy)),
+        );
     }
+}
+
+/// The bilinear sum of a cell's `corners` ([`FiniteGrid::corners`]) at
+/// offsets `fx`, `fy` within it.
+#[inline]
+fn weigh([upper_left, upper_right, lower_left, lower_right]: [f64; 4], fx: f64, fy: f64) -> f64 {
+    let mut elevation_m = 0.0;
+    elevation_m += (1.0 - fx) * (1.0 - fy) * upper_left;
+    elevation_m += fx * (1.0 - fy) * upper_right;
+    elevation_m += (1.0 - fx) * fy * lower_left;
+    elevation_m += fx * fy * lower_right;
+    elevation_m
 }
 
 /// Bilinear interpolation at fractional (`col`, `row`) inside a
