@@ -989,7 +989,7 @@ mod tests {
 
     use super::*;
     use crate::PhysicsBaseline;
-    use crate::features::FEATURE_COUNT;
+    use crate::features::field;
 
     const ULM: LatLon = LatLon::new(48.3985, 9.9918);
 
@@ -1325,15 +1325,35 @@ mod tests {
 
     #[test]
     fn a_learned_model_is_swept_for_only_the_features_it_reads() {
-        // Synthetic links (named so: the mechanics, not Ulm): the trees
-        // split on some features only (the frequency and antenna heights
-        // are the same on every row), so the sweep skips the others' work,
-        // with answers bit for bit those of a sweep computing everything.
-        let model = crate::LearnedParams::new()
+        // Synthetic links (named so: the mechanics, not Ulm). The trees'
+        // splits on the obstructed share, the ground statistics, Deygout and
+        // the angles are then turned into nodes that do not split (as the
+        // Ulm model never splits on the obstructed share): the model reads
+        // none of them, so the sweep skips their work, and its answers must
+        // be bit for bit those of a sweep computing everything.
+        let mut model = crate::LearnedParams::new()
             .gbm(crate::GbmParams::new().n_trees(40).min_samples_leaf(10))
             .select(false)
             .fit(&crate::learned::tests::synthetic(2_000, 5))
             .unwrap();
+        let unread = [
+            field::OBSTRUCTED_FRACTION,
+            field::TERRAIN_STD,
+            field::TERRAIN_RELIEF,
+            field::DEVICE_GROUND_ABOVE_LOCAL,
+            field::DEYGOUT,
+            field::ELEVATION_ANGLE,
+            field::LOS_MARGIN,
+        ];
+        let gbm = &mut model.gbm;
+        let mut turned = 0;
+        for (&f, threshold) in gbm.split_feature.iter().zip(&mut gbm.split_threshold) {
+            if unread.contains(&usize::from(f)) && *threshold < f64::MAX {
+                *threshold = f64::MAX;
+                turned += 1;
+            }
+        }
+        assert!(turned > 0, "the trees split on none of {unread:?}");
         let reads = model.features_read();
         for (index, name) in PathFeatures::NAMES.iter().enumerate() {
             let split_on = model.gbm.features_split_on().contains(&index);
@@ -1345,10 +1365,8 @@ mod tests {
                 "{name}"
             );
         }
-        assert!(
-            !reads.contains(1) && reads.len() < FEATURE_COUNT,
-            "{reads:?}"
-        );
+        assert!(unread.iter().all(|&f| !reads.contains(f)), "{reads:?}");
+        assert!(reads.len() > 3, "{reads:?}");
         for terrain in [&SyntheticHills as &dyn Terrain, &SyntheticEdge] {
             let p = params(4_000.0).sample_step_m(30.0);
             let only = site_coverage(terrain, &p, &model).unwrap();

@@ -608,11 +608,11 @@ impl FeatureSweep {
         Ok(sweep)
     }
 
-    /// This sweep computing only `set` (all features by default): see
-    /// [`FeatureSet`]. Set it before the first push.
+    /// This sweep computing only `set` (all features by default), with no
+    /// samples: see [`FeatureSet`]. Samples pushed before are forgotten
+    /// (the state the set skips was not kept for them).
     #[must_use]
     pub fn computing(mut self, set: FeatureSet) -> Self {
-        debug_assert!(self.current.is_none(), "computing() after a push");
         self.computes = set;
         self.keeps_bins = set.contains(field::OBSTRUCTED_FRACTION);
         // Sweeps are cloned where radials branch: no bins, nothing to copy.
@@ -622,6 +622,7 @@ impl FeatureSweep {
             Vec::new()
         };
         self.keeps_ground = set.contains_any(&field::GROUND);
+        self.reset();
         self
     }
 

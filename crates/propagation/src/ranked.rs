@@ -396,7 +396,7 @@ mod tests {
     }
 
     #[test]
-    fn guessed_ranks_are_the_binary_search_ones() {
+    fn ranks_are_the_binary_search_ones() {
         let mut rng = SplitMix64::new(11);
         let specials = [
             f64::NEG_INFINITY,

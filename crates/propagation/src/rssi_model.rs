@@ -138,7 +138,8 @@ pub trait RssiModel: Send + Sync {
 
     /// The features [`RssiModel::predict`] reads: per-site coverage
     /// computes only those and leaves the others NaN. The default is all;
-    /// a model that says less must never read the others.
+    /// a model that says less must give the same answers whatever the
+    /// others hold (NaN included).
     fn features_read(&self) -> FeatureSet {
         FeatureSet::ALL
     }
