@@ -67,6 +67,8 @@ pub const DEFAULT_SAMPLE_STEP_M: f64 = 90.0;
 /// Default largest spacing between neighbouring radials, as a fraction of
 /// the distance between neighbouring cell centres at the chosen resolution.
 pub const DEFAULT_RADIAL_SPACING_RATIO: f64 = 0.75;
+/// Cells whose sample and approximate bearing the set-up takes at once.
+const SETUP_CHUNK: usize = 256;
 /// The largest radius accepted, m (the haversine geometry and the sweep are
 /// fine further out; this bounds the work a typo can ask for).
 pub const MAX_RADIUS_M: f64 = 200_000.0;
@@ -363,6 +365,9 @@ struct RadialTree {
     birth: Vec<usize>,
     /// Last sample index (the farthest sample).
     last: usize,
+    /// `level_at(i)` of samples 0..=last, looked up (the cell set-up asks
+    /// once per cell, in no order a binary search could predict).
+    level_of: Vec<u8>,
 }
 
 impl RadialTree {
@@ -394,7 +399,18 @@ impl RadialTree {
             birth.push(first_too_wide.max(birth[birth.len() - 1] + 1));
             radials *= 2;
         }
-        Self { n0, birth, last }
+        let level_of = (0..=last)
+            .map(|i| {
+                // At most 64 levels (n0·2^level radials fit a usize): a byte.
+                birth.partition_point(|&b| b <= i).saturating_sub(1) as u8
+            })
+            .collect();
+        Self {
+            n0,
+            birth,
+            last,
+            level_of,
+        }
     }
 
     fn levels(&self) -> usize {
@@ -407,7 +423,10 @@ impl RadialTree {
 
     /// The level whose radials are the ones present at sample `i`.
     fn level_at(&self, i: usize) -> usize {
-        self.birth.partition_point(|&b| b <= i).saturating_sub(1)
+        match self.level_of.get(i) {
+            Some(&level) => usize::from(level),
+            None => self.birth.partition_point(|&b| b <= i).saturating_sub(1),
+        }
     }
 
     /// The radial (physical id) nearest `bearing_rad` at sample `i`.
@@ -426,13 +445,25 @@ impl RadialTree {
     /// [`APPROX_BEARING_ERROR_RAD`] of the bearing, so unless that multiple
     /// is within the error of a half it rounds the same way; near a half
     /// the exact bearing decides.
+    #[cfg(test)]
     fn radial_towards(&self, direction: Direction, i: usize) -> usize {
-        let Direction::Xy(x, y) = direction else {
-            return self.radial_at(direction.bearing_rad(), i);
+        let approx_rad = match direction {
+            Direction::Xy(x, y) => approx_bearing_rad(x, y),
+            Direction::Bearing(_) => f64::NAN,
         };
+        self.radial_towards_approx(direction, approx_rad, i)
+    }
+
+    /// [`RadialTree::radial_towards`] with [`approx_bearing_rad`] of the
+    /// direction given (taken for many cells at once by the set-up; any
+    /// value for a [`Direction::Bearing`]).
+    fn radial_towards_approx(&self, direction: Direction, approx_rad: f64, i: usize) -> usize {
+        if let Direction::Bearing(bearing) = direction {
+            return self.radial_at(bearing, i);
+        }
         let level = self.level_at(i);
         let count = self.n0 << level;
-        let u = approx_bearing_rad(x, y) / TAU * count as f64;
+        let u = approx_rad / TAU * count as f64;
         // Both multiples differ by at most count·error/τ plus a few ulps of
         // u (< 1e-12 below 2^20 radials); NaN (x = y = 0) fails the test.
         let margin = count as f64 * (APPROX_BEARING_ERROR_RAD / TAU) + 1e-9;
@@ -678,18 +709,46 @@ pub fn site_coverage(
     cells.reserve(disk.cells.len());
     jobs.reserve(disk.cells.len());
     jobs_radial.reserve(disk.cells.len());
-    for (&cell, (distance_m, direction)) in disk.cells.iter().zip(centres) {
-        if distance_m > params.radius_m {
-            continue;
+    // In chunks: the arithmetic of every cell (its sample, its approximate
+    // bearing) in loops of their own, which the compiler can vectorize,
+    // then each cell's radial.
+    let mut within = disk
+        .cells
+        .iter()
+        .zip(centres)
+        .filter(|&(_, (distance_m, _))| distance_m <= params.radius_m);
+    let mut chunk: Vec<(CellIndex, f64, Direction)> = Vec::with_capacity(SETUP_CHUNK);
+    let mut samples = [0usize; SETUP_CHUNK];
+    let mut approx_rad = [0.0; SETUP_CHUNK];
+    loop {
+        chunk.clear();
+        chunk.extend(
+            (&mut within)
+                .take(SETUP_CHUNK)
+                .map(|(&cell, (distance_m, direction))| (cell, distance_m, direction)),
+        );
+        if chunk.is_empty() {
+            break;
         }
-        let i = round_nonneg(distance_m / step_m).clamp(1, tree.last);
-        let radial = tree.radial_towards(direction, i);
-        jobs.push(Job {
-            sample: i as u32,
-            cell: cells.len() as u32,
-        });
-        jobs_radial.push(radial as u32);
-        cells.push((cell, distance_m));
+        for (sample, &(_, distance_m, _)) in samples.iter_mut().zip(&chunk) {
+            *sample = round_nonneg(distance_m / step_m).clamp(1, tree.last);
+        }
+        for (approx, &(_, _, direction)) in approx_rad.iter_mut().zip(&chunk) {
+            *approx = match direction {
+                Direction::Xy(x, y) => approx_bearing_rad(x, y),
+                Direction::Bearing(_) => f64::NAN,
+            };
+        }
+        for ((&(cell, distance_m, direction), &i), &approx) in
+            chunk.iter().zip(&samples).zip(&approx_rad)
+        {
+            jobs.push(Job {
+                sample: i as u32,
+                cell: cells.len() as u32,
+            });
+            jobs_radial.push(tree.radial_towards_approx(direction, approx, i) as u32);
+            cells.push((cell, distance_m));
+        }
     }
 
     // Group the jobs by radial (counting sort), then by sample within each.
@@ -1058,6 +1117,13 @@ mod tests {
                 assert!((gap - expected).abs() < 1e-12, "{id}: {gap} vs {expected}");
             }
         }
+        // The level looked up is the last level born at or before i (and
+        // beyond the table, the same from the births).
+        for i in 0..=tree.last + 3 {
+            let born = tree.birth.iter().filter(|&&b| b <= i).count();
+            assert_eq!(tree.level_at(i), born.saturating_sub(1), "{i}");
+        }
+        assert_eq!(tree.level_at(tree.last), tree.levels() - 1);
         // radial_at picks a radial that exists at i, nearest in bearing.
         for i in [1, 5, tree.birth[1], tree.birth[2] + 3, tree.last] {
             let level = tree.level_at(i);
