@@ -136,15 +136,8 @@ impl FeatureSet {
     }
 
     /// Whether any of the fields at `indices` is in the set.
-    const fn contains_any(self, indices: &[usize]) -> bool {
-        let mut i = 0;
-        while i < indices.len() {
-            if self.contains(indices[i]) {
-                return true;
-            }
-            i += 1;
-        }
-        false
+    fn contains_any(self, indices: &[usize]) -> bool {
+        indices.iter().any(|&index| self.contains(index))
     }
 
     /// The number of fields in the set.
