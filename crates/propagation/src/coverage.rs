@@ -399,11 +399,9 @@ impl RadialTree {
             birth.push(first_too_wide.max(birth[birth.len() - 1] + 1));
             radials *= 2;
         }
+        // At most 64 levels (n0·2^level radials fit a usize): a byte.
         let level_of = (0..=last)
-            .map(|i| {
-                // At most 64 levels (n0·2^level radials fit a usize): a byte.
-                birth.partition_point(|&b| b <= i).saturating_sub(1) as u8
-            })
+            .map(|i| level_from_births(&birth, i) as u8)
             .collect();
         Self {
             n0,
@@ -425,7 +423,7 @@ impl RadialTree {
     fn level_at(&self, i: usize) -> usize {
         match self.level_of.get(i) {
             Some(&level) => usize::from(level),
-            None => self.birth.partition_point(|&b| b <= i).saturating_sub(1),
+            None => level_from_births(&self.birth, i),
         }
     }
 
@@ -447,11 +445,7 @@ impl RadialTree {
     /// the exact bearing decides.
     #[cfg(test)]
     fn radial_towards(&self, direction: Direction, i: usize) -> usize {
-        let approx_rad = match direction {
-            Direction::Xy(x, y) => approx_bearing_rad(x, y),
-            Direction::Bearing(_) => f64::NAN,
-        };
-        self.radial_towards_approx(direction, approx_rad, i)
+        self.radial_towards_approx(direction, approx_bearing_of(direction), i)
     }
 
     /// [`RadialTree::radial_towards`] with [`approx_bearing_rad`] of the
@@ -572,6 +566,15 @@ fn approx_bearing_rad(x: f64, y: f64) -> f64 {
         (true, false) => PI - from_north,
         (false, false) => PI + from_north,
         (false, true) => TAU - from_north,
+    }
+}
+
+/// [`approx_bearing_rad`] of a direction given as (x, y); NaN for one
+/// given as a bearing (whose radial needs no approximation).
+fn approx_bearing_of(direction: Direction) -> f64 {
+    match direction {
+        Direction::Xy(x, y) => approx_bearing_rad(x, y),
+        Direction::Bearing(_) => f64::NAN,
     }
 }
 
@@ -734,10 +737,7 @@ pub fn site_coverage(
             *sample = round_nonneg(distance_m / step_m).clamp(1, tree.last);
         }
         for (approx, &(_, _, direction)) in approx_rad.iter_mut().zip(&chunk) {
-            *approx = match direction {
-                Direction::Xy(x, y) => approx_bearing_rad(x, y),
-                Direction::Bearing(_) => f64::NAN,
-            };
+            *approx = approx_bearing_of(direction);
         }
         for ((&(cell, distance_m, direction), &i), &approx) in
             chunk.iter().zip(&samples).zip(&approx_rad)
@@ -963,6 +963,11 @@ impl<'a, 'o> Batch<'a, 'o> {
         self.flush(model, budget);
         self.filled
     }
+}
+
+/// The last level whose radials are born at or before sample `i`.
+fn level_from_births(birth: &[usize], i: usize) -> usize {
+    birth.partition_point(|&b| b <= i).saturating_sub(1)
 }
 
 /// The physical id of the child that radial `id` has at level `level`.
