@@ -16,13 +16,7 @@ use crate::progress::Bar;
 
 pub fn run(args: &EvaluateArgs) -> Result<()> {
     let radio = Radio::from_args(&args.radio, Radio::DEFAULT)?;
-    let params = learned_params(
-        args.gbm.trees,
-        args.gbm.depth,
-        args.gbm.learning_rate,
-        args.gbm.seed,
-        args.block_res,
-    )?;
+    let params = learned_params(&args.gbm, args.block_res)?;
     if !(2..=50).contains(&args.folds) {
         bail!("--folds = {}: expected 2 to 50", args.folds);
     }

@@ -239,20 +239,20 @@ pub fn measured(ingested: &Ingested, dem: &Dem, radio: &Radio, bar: &Bar) -> Mea
 
 /// The learned-model parameters from the shared flags.
 pub fn learned_params(
-    trees: usize,
-    depth: usize,
-    learning_rate: f64,
-    seed: u64,
+    gbm: &crate::args::GbmArgs,
     block_res: u8,
 ) -> Result<hexcover_propagation::LearnedParams> {
-    let params = hexcover_propagation::LearnedParams::new()
+    let defaults = hexcover_propagation::LearnedParams::new();
+    let params = defaults
         .gbm(
-            hexcover_propagation::GbmParams::new()
-                .n_trees(trees)
-                .max_depth(depth)
-                .learning_rate(learning_rate)
-                .seed(seed),
+            defaults
+                .gbm
+                .n_trees(gbm.trees)
+                .max_depth(gbm.depth)
+                .learning_rate(gbm.learning_rate)
+                .seed(gbm.seed),
         )
+        .physics_monotone(!gbm.no_physics_constraints)
         .block_res(block_res);
     params.check().map_err(|e| match e {
         hexcover_propagation::Error::InvalidParameter {

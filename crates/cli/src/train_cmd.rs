@@ -18,13 +18,7 @@ use crate::progress::Bar;
 pub fn run(args: &TrainArgs) -> Result<()> {
     // Settings first: every flag is checked before any file is read.
     let radio = Radio::from_args(&args.radio, Radio::DEFAULT)?;
-    let params = learned_params(
-        args.gbm.trees,
-        args.gbm.depth,
-        args.gbm.learning_rate,
-        args.gbm.seed,
-        args.block_res,
-    )?;
+    let params = learned_params(&args.gbm, args.block_res)?;
     if args.cv_folds == 1 || args.cv_folds > 50 {
         bail!(
             "--cv-folds = {}: expected 0 (skip) or 2 to 50",

@@ -151,6 +151,12 @@ impl FeatureSet {
     pub const fn is_empty(self) -> bool {
         self.0 == 0
     }
+
+    /// The set as bits: bit `i` for the field at `index` i.
+    #[must_use]
+    pub const fn bits(self) -> u64 {
+        self.0 as u64
+    }
 }
 
 impl Default for FeatureSet {
@@ -167,8 +173,12 @@ pub(crate) mod field {
     pub(crate) const LOG10_DISTANCE: usize = 0;
     pub(crate) const ELEVATION_ANGLE: usize = 5;
     pub(crate) const LOS_MARGIN: usize = 6;
+    pub(crate) const LOS_CLEARANCE: usize = 7;
+    pub(crate) const FRESNEL_RATIO: usize = 8;
     pub(crate) const KNIFE_EDGE: usize = 9;
+    pub(crate) const BULLINGTON: usize = 10;
     pub(crate) const DEYGOUT: usize = 11;
+    pub(crate) const FREE_SPACE: usize = 12;
     pub(crate) const FREE_SPACE_BULLINGTON: usize = 13;
     pub(crate) const OBSTRUCTED_FRACTION: usize = 14;
     pub(crate) const TERRAIN_STD: usize = 15;
@@ -1200,8 +1210,12 @@ mod tests {
             (field::LOG10_DISTANCE, "log10_distance_m"),
             (field::ELEVATION_ANGLE, "elevation_angle_deg"),
             (field::LOS_MARGIN, "los_margin_deg"),
+            (field::LOS_CLEARANCE, "los_clearance_m"),
+            (field::FRESNEL_RATIO, "fresnel_ratio_min"),
             (field::KNIFE_EDGE, "knife_edge_loss_db"),
+            (field::BULLINGTON, "bullington_loss_db"),
             (field::DEYGOUT, "deygout_loss_db"),
+            (field::FREE_SPACE, "free_space_loss_db"),
             (
                 field::FREE_SPACE_BULLINGTON,
                 "free_space_bullington_loss_db",

@@ -52,6 +52,13 @@ pub struct GbmValidParams {
     pub max_bins: usize,
     /// Seed of the row subsampling.
     pub seed: u64,
+    /// Features the prediction may only rise with (bit `f` for feature `f`):
+    /// every tree is non-decreasing in each of them, the others held fixed.
+    #[serde(default)]
+    pub increasing: u64,
+    /// Features the prediction may only fall with (bit `f`).
+    #[serde(default)]
+    pub decreasing: u64,
 }
 
 /// Gradient-boosting hyperparameters with consuming setters; checked by
@@ -80,7 +87,21 @@ impl GbmParams {
             subsample: 0.8,
             max_bins: 128,
             seed: 7,
+            increasing: 0,
+            decreasing: 0,
         })
+    }
+
+    /// Sets monotone constraints: bit `f` of `increasing` (`decreasing`)
+    /// makes every tree non-decreasing (non-increasing) in feature `f`
+    /// (XGBoost's and LightGBM's "basic" method: a split on such a feature is
+    /// taken only when its two sides' values are in order, and bounds their
+    /// subtrees' leaves at the midpoint).
+    #[must_use]
+    pub const fn monotone(mut self, increasing: u64, decreasing: u64) -> Self {
+        self.0.increasing = increasing;
+        self.0.decreasing = decreasing;
+        self
     }
 
     /// Sets the number of trees.
@@ -174,6 +195,14 @@ impl ParamGuard for GbmParams {
         }
         if !(2..=256).contains(&p.max_bins) {
             return Err(invalid("max_bins", p.max_bins as f64, "2 to 256"));
+        }
+        let both = p.increasing & p.decreasing;
+        if both != 0 {
+            return Err(invalid(
+                "monotone constraints",
+                f64::from(both.trailing_zeros()),
+                "a feature either increasing or decreasing, not both",
+            ));
         }
         Ok(p)
     }
@@ -501,6 +530,25 @@ fn cut_points(values: &[f64], max_bins: usize) -> Vec<f64> {
     cuts
 }
 
+/// A node's value g/(h + λ) held inside `[lo, hi]`, and its score (the
+/// weighted squared error it removes: g²/(h + λ) when the bounds do not
+/// bind, 2·g·w − (h + λ)·w² at the bounded value w).
+/// A node without weight (and no penalty) has the value 0, bounded.
+fn bounded_value(g: f64, h: f64, lambda: f64, lo: f64, hi: f64) -> (f64, f64) {
+    let denominator = h + lambda;
+    let w = if denominator > 0.0 {
+        g / denominator
+    } else {
+        0.0
+    };
+    if w >= lo && w <= hi && denominator > 0.0 {
+        (w, g * g / denominator)
+    } else {
+        let w = w.max(lo).min(hi);
+        (w, 2.0 * g * w - denominator * w * w)
+    }
+}
+
 #[derive(Debug, Clone, Copy, Default)]
 struct Bin {
     sum_wr: f64,
@@ -524,6 +572,20 @@ impl Fit<Array2<f64>, Array1<f64>, Error> for GbmValidParams {
         if n_features > usize::from(u16::MAX) {
             return Err(Error::Training("too many features".into()));
         }
+        let constrained = self.increasing | self.decreasing;
+        if n_features < 64 && constrained >> n_features != 0 {
+            return Err(Error::Training(format!(
+                "a monotone constraint names feature {} of {n_features}",
+                63 - constrained.leading_zeros()
+            )));
+        }
+        // +1: non-decreasing, −1: non-increasing, 0: free.
+        let direction: Vec<i8> = (0..n_features)
+            .map(|f| {
+                let bit = if f < 64 { 1u64 << f } else { 0 };
+                i8::from(self.increasing & bit != 0) - i8::from(self.decreasing & bit != 0)
+            })
+            .collect();
         if x.iter().chain(y.iter()).any(|v| !v.is_finite()) {
             return Err(Error::Training("non-finite feature or target".into()));
         }
@@ -584,6 +646,9 @@ impl Fit<Array2<f64>, Array1<f64>, Error> for GbmValidParams {
             let mut tree_bin = vec![u8::MAX; internal];
             let mut tree_threshold = vec![f64::MAX; internal];
             let mut splits = vec![false; internal];
+            // Bounds on the values of each node's leaves (monotone constraints).
+            let mut low = vec![f64::NEG_INFINITY; internal + leaves];
+            let mut high = vec![f64::INFINITY; internal + leaves];
             for level in 0..depth {
                 let first = (1usize << level) - 1;
                 let width = 1usize << level;
@@ -607,6 +672,12 @@ impl Fit<Array2<f64>, Array1<f64>, Error> for GbmValidParams {
                 }
                 for node in 0..width {
                     let id = first + node;
+                    // Children inherit the bounds (a constrained split below
+                    // parts them); a node that does not split passes them on.
+                    let (lo, hi) = (low[id], high[id]);
+                    for child in [2 * id + 1, 2 * id + 2] {
+                        (low[child], high[child]) = (lo, hi);
+                    }
                     // A node under a non-split parent has no rows; skip it.
                     let h = &hist[node * total_bins..(node + 1) * total_bins];
                     let (g, hw, cnt) = h[..n_bins[0]].iter().fold((0.0, 0.0, 0u32), |a, b| {
@@ -615,8 +686,8 @@ impl Fit<Array2<f64>, Array1<f64>, Error> for GbmValidParams {
                     if cnt < 2 * min_leaf {
                         continue;
                     }
-                    let parent_score = g * g / (hw + lambda);
-                    let mut best: Option<(f64, usize, usize)> = None;
+                    let (_, parent_score) = bounded_value(g, hw, lambda, lo, hi);
+                    let mut best: Option<(f64, usize, usize, f64)> = None;
                     for f in 0..n_features {
                         let fh = &h[bin_offset[f]..bin_offset[f] + n_bins[f]];
                         let (mut gl, mut hl, mut cl) = (0.0, 0.0, 0u32);
@@ -631,19 +702,35 @@ impl Fit<Array2<f64>, Array1<f64>, Error> for GbmValidParams {
                                 break;
                             }
                             let (gr, hr) = (g - gl, hw - hl);
-                            let gain =
-                                gl * gl / (hl + lambda) + gr * gr / (hr + lambda) - parent_score;
-                            if gain > 1e-12 && best.is_none_or(|(bg, _, _)| gain > bg) {
-                                best = Some((gain, f, b));
+                            let (wl, score_l) = bounded_value(gl, hl, lambda, lo, hi);
+                            let (wr, score_r) = bounded_value(gr, hr, lambda, lo, hi);
+                            let in_order = match direction[f] {
+                                1 => wl <= wr,
+                                -1 => wl >= wr,
+                                _ => true,
+                            };
+                            let gain = score_l + score_r - parent_score;
+                            if in_order
+                                && gain > 1e-12
+                                && best.is_none_or(|(bg, _, _, _)| gain > bg)
+                            {
+                                best = Some((gain, f, b, f64::midpoint(wl, wr)));
                             }
                         }
                     }
-                    if let Some((gain, f, b)) = best {
+                    if let Some((gain, f, b, mid)) = best {
                         splits[id] = true;
                         tree_feature[id] = f as u16;
                         tree_bin[id] = b as u8;
                         tree_threshold[id] = cuts[f][b];
                         feature_gain[f] += gain;
+                        // A constrained split parts the bounds at the
+                        // midpoint of its two sides' values.
+                        match direction[f] {
+                            1 => (high[2 * id + 1], low[2 * id + 2]) = (mid, mid),
+                            -1 => (low[2 * id + 1], high[2 * id + 2]) = (mid, mid),
+                            _ => {}
+                        }
                     }
                 }
                 // Route the rows one level down (non-split nodes send all left).
@@ -665,7 +752,17 @@ impl Fit<Array2<f64>, Array1<f64>, Error> for GbmValidParams {
             }
             let values: Vec<f64> = sums
                 .iter()
-                .map(|&(g, h)| self.learning_rate * g / (h + lambda))
+                .enumerate()
+                .map(|(leaf, &(g, h))| {
+                    let (lo, hi) = (low[internal + leaf], high[internal + leaf]);
+                    let (value, _) = bounded_value(g, h, lambda, lo, hi);
+                    if value == g / (h + lambda) {
+                        // Unbounded: the rounding of unconstrained fits.
+                        self.learning_rate * g / (h + lambda)
+                    } else {
+                        self.learning_rate * value
+                    }
+                })
                 .collect();
             for i in 0..n {
                 pred[i] += values[node_of[i] - internal];
@@ -788,6 +885,57 @@ mod tests {
         assert_eq!(a, back);
     }
 
+    /// The largest rise (for `sign` +1: fall) of the prediction as feature
+    /// `f` alone steps up through its range, over `points` rows of `x`.
+    fn worst_reversal(model: &Gbm, x: &Array2<f64>, f: usize, sign: f64, points: usize) -> f64 {
+        let mut worst = 0.0f64;
+        for row in x.rows().into_iter().take(points) {
+            let mut r = row.to_vec();
+            let mut last = None;
+            for k in 0..=40 {
+                r[f] = -0.5 + 2.0 * f64::from(k) / 40.0;
+                let p = sign * model.predict_row(&r);
+                if let Some(l) = last {
+                    worst = worst.max(l - p);
+                }
+                last = Some(p);
+            }
+        }
+        worst
+    }
+
+    #[test]
+    fn monotone_constraints_hold_and_bind() {
+        // y falls with x0 on the whole but wiggles up; rises with x1 on the
+        // whole but dips; x2 is free.
+        let mut rng = SplitMix64::new(5);
+        let x = Array2::from_shape_fn((3_000, 3), |_| rng.next_f64());
+        let y = Array1::from_iter(x.rows().into_iter().map(|r| {
+            -r[0] + 0.6 * (12.0 * r[0]).sin() + r[1] - 0.5 * (10.0 * r[1]).sin()
+                + 2.0 * (r[2] - 0.5).abs()
+        }));
+        let data = Dataset::new(x.clone(), y.clone());
+        let params = GbmParams::new()
+            .n_trees(120)
+            .max_depth(4)
+            .min_samples_leaf(10);
+        let free = params.fit(&data).unwrap();
+        let held = params.monotone(0b010, 0b001).fit(&data).unwrap();
+        // The free fit follows the wiggles (so the check below can fail) …
+        assert!(worst_reversal(&free, &x, 0, -1.0, 200) > 0.1);
+        assert!(worst_reversal(&free, &x, 1, 1.0, 200) > 0.1);
+        // … the held one never rises with x0 nor falls with x1, anywhere.
+        assert_eq!(worst_reversal(&held, &x, 0, -1.0, 200), 0.0);
+        assert_eq!(worst_reversal(&held, &x, 1, 1.0, 200), 0.0);
+        // It still learns the trends and the free feature.
+        let rmse = |m: &Gbm| (&m.predict(&x) - &y).mapv(|e| e * e).mean().unwrap().sqrt();
+        assert!(rmse(&held) < 0.45, "{}", rmse(&held));
+        assert!(held.feature_gain[2] > 0.0);
+        held.check().unwrap();
+        // Without constraints the fit is the one of before (bit for bit).
+        assert_eq!(params.monotone(0, 0).fit(&data).unwrap(), free);
+    }
+
     #[test]
     fn weights_pull_the_fit() {
         // Two identical inputs with different targets: the weighted mean wins.
@@ -820,6 +968,7 @@ mod tests {
             GbmParams::new().max_bins(1),
             GbmParams::new().l2_leaf(-1.0),
             GbmParams::new().min_samples_leaf(0),
+            GbmParams::new().monotone(0b110, 0b011),
         ] {
             assert!(
                 matches!(p.fit(&data), Err(Error::InvalidParameter { .. })),
@@ -832,6 +981,11 @@ mod tests {
         );
         assert!(matches!(
             GbmParams::new().fit(&bad),
+            Err(Error::Training(_))
+        ));
+        // A constraint on a feature the data do not have.
+        assert!(matches!(
+            GbmParams::new().monotone(0b1000, 0).fit(&data),
             Err(Error::Training(_))
         ));
         let mut model = GbmParams::new().n_trees(3).fit(&data).unwrap();

@@ -30,6 +30,25 @@
 //!   [`LearnedParams::reference_rx_gain_dbi`]); a different budget shifts the
 //!   prediction by the difference, dB for dB.
 //!
+//! # Physics it keeps
+//!
+//! With [`LearnedParams::physics_monotone`] (the default) the prediction
+//! never rises with distance, a loss or the obstructed share
+//! ([`RSSI_FALLS_WITH`]) and never falls with a clearance
+//! ([`RSSI_RISES_WITH`]), the other features held fixed — the two
+//! properties every physics model is tested for (path loss never falls with
+//! distance; an obstruction never lowers it). Every tree is grown under
+//! monotone constraints on those features (XGBoost's and LightGBM's basic
+//! method, [`GbmParams::monotone`]), the linear base keeps no positive
+//! coefficient on distance or a loss, and offsets do not depend on the
+//! path. Why: where the training area shows terrain mattering little, free
+//! trees learn to give back what the base takes for an obstruction and
+//! carry that to places where terrain matters a lot (Ulm's depot,
+//! docs/model-evaluation.md); and a coverage map whose RSSI rises behind a
+//! hill or further out is one no planner trusts. Survivor bias (below)
+//! flattens the RSSI of heard links with distance, which the constraint
+//! allows; it forbids only a rise.
+//!
 //! # Choosing the parameters
 //!
 //! With [`LearnedParams::select`] on (the default), training tries the four
@@ -97,6 +116,27 @@ use crate::rssi_model::{LinkBudget, RssiModel, RssiPrediction};
 /// The `format` string of a model file.
 pub const MODEL_FORMAT: &str = "hexcover-learned-rssi/1";
 
+/// Features that predicted RSSI may only rise with (the others held fixed)
+/// under [`LearnedParams::physics_monotone`]: the line-of-sight margin, the
+/// line-of-sight clearance and the Fresnel clearance ratio.
+pub const RSSI_RISES_WITH: FeatureSet = FeatureSet::NONE
+    .with(field::LOS_MARGIN)
+    .with(field::LOS_CLEARANCE)
+    .with(field::FRESNEL_RATIO);
+
+/// Features that predicted RSSI may only fall with (the others held fixed)
+/// under [`LearnedParams::physics_monotone`]: distance, every loss (knife
+/// edge, Bullington, Deygout, free space, free space + Bullington) and the
+/// obstructed share.
+pub const RSSI_FALLS_WITH: FeatureSet = FeatureSet::NONE
+    .with(field::LOG10_DISTANCE)
+    .with(field::KNIFE_EDGE)
+    .with(field::BULLINGTON)
+    .with(field::DEYGOUT)
+    .with(field::FREE_SPACE)
+    .with(field::FREE_SPACE_BULLINGTON)
+    .with(field::OBSTRUCTED_FRACTION);
+
 /// Residual quantile levels stored per distance bin: 0, 0.05, …, 1.
 pub const QUANTILE_LEVELS: usize = 21;
 
@@ -144,6 +184,15 @@ pub struct LearnedParams {
     /// Choose among [`LearnedParams::candidates`] by the inner spatial CV
     /// of the training rows (default true).
     pub select: bool,
+    /// Hold the model to physics (default true): predicted RSSI never
+    /// rises with distance, a loss or the obstructed share
+    /// ([`RSSI_FALLS_WITH`]) and never falls with a clearance
+    /// ([`RSSI_RISES_WITH`]), the other features held fixed — monotone
+    /// constraints on every tree, and no positive coefficient on distance
+    /// or a loss in the linear base. Model files from
+    /// before this field read as `false`, which is how they were trained.
+    #[serde(default)]
+    pub physics_monotone: bool,
 }
 
 impl Default for LearnedParams {
@@ -168,7 +217,16 @@ impl LearnedParams {
             reference_rx_gain_dbi: 3.0,
             base: Base::Linear,
             select: true,
+            physics_monotone: true,
         }
+    }
+
+    /// Turns the physics constraints ([`LearnedParams::physics_monotone`])
+    /// on or off.
+    #[must_use]
+    pub const fn physics_monotone(mut self, on: bool) -> Self {
+        self.physics_monotone = on;
+        self
     }
 
     /// Sets the base the trees correct.
@@ -428,10 +486,17 @@ impl LearnedParams {
             samples[idx[r]].features.to_array()[c]
         });
         let w = Array1::from_iter(idx.iter().map(|&i| weights[i] as f32));
+        let monotone = self.physics_monotone;
         let base = match self.base {
             Base::Mean => LinearBase::default(),
-            Base::Linear => LinearBase::fit(samples, idx, weights, 2)?,
-            Base::LinearDeygout => LinearBase::fit(samples, idx, weights, 3)?,
+            Base::Linear => LinearBase::fit(samples, idx, weights, 2, monotone)?,
+            Base::LinearDeygout => LinearBase::fit(samples, idx, weights, 3, monotone)?,
+        };
+        let gbm_params = if monotone {
+            self.gbm
+                .monotone(RSSI_RISES_WITH.bits(), RSSI_FALLS_WITH.bits())
+        } else {
+            self.gbm
         };
         let y: Vec<f64> = idx
             .iter()
@@ -450,7 +515,7 @@ impl LearnedParams {
                     .map(|(&i, &v)| v - offset_of(&offsets, i)),
             );
             let data = Dataset::new(x.clone(), target).with_weights(w.clone());
-            let model = self.gbm.fit(&data)?;
+            let model = gbm_params.fit(&data)?;
             if self.offset_rounds > 0 {
                 // Additive update: shrunk weighted mean residual per receiver.
                 let mut sums: BTreeMap<&str, (f64, f64)> = BTreeMap::new();
@@ -580,20 +645,70 @@ fn base_terms(f: &PathFeatures) -> [f64; 3] {
     [f.log10_distance_m, f.bullington_loss_db, f.deygout_loss_db]
 }
 
+/// The terms of [`base_terms`] RSSI must not rise with: all of them
+/// (distance and two losses).
+const FALLING_TERMS: [usize; 3] = [0, 1, 2];
+
 impl LinearBase {
-    /// Weighted least squares on the first `terms` of [`LINEAR_BASE_FEATURES`].
+    /// Weighted least squares on the first `terms` of
+    /// [`LINEAR_BASE_FEATURES`]. With `monotone`, a term whose coefficient
+    /// comes out positive (RSSI rising with distance or a loss: two
+    /// collinear losses can split that way) is dropped, the largest first,
+    /// and the rest refitted; its coefficient stays 0.
+    fn fit(
+        samples: &[LinkSample],
+        idx: &[usize],
+        weights: &[f64],
+        terms: usize,
+        monotone: bool,
+    ) -> Result<Self> {
+        let terms = terms.min(LINEAR_BASE_FEATURES.len());
+        let mut active: Vec<usize> = (0..terms).collect();
+        loop {
+            let (intercept_dbm, fitted) = Self::solve(samples, idx, weights, &active)?;
+            let mut coefficients = vec![0.0; terms];
+            for (&t, &b) in active.iter().zip(&fitted) {
+                coefficients[t] = b;
+            }
+            let rising = active
+                .iter()
+                .copied()
+                .filter(|t| monotone && FALLING_TERMS.contains(t) && coefficients[*t] > 0.0)
+                .max_by(|&x, &y| coefficients[x].total_cmp(&coefficients[y]));
+            match rising {
+                Some(t) => active.retain(|&a| a != t),
+                None => {
+                    return Ok(Self {
+                        intercept_dbm,
+                        coefficients,
+                    });
+                }
+            }
+        }
+    }
+
+    /// Intercept and coefficients of the `active` terms of [`base_terms`]
+    /// by weighted least squares.
     // Elimination reads one row of the matrix while writing another: indices
     // say that more plainly than iterators.
     #[allow(clippy::needless_range_loop)]
-    fn fit(samples: &[LinkSample], idx: &[usize], weights: &[f64], terms: usize) -> Result<Self> {
+    fn solve(
+        samples: &[LinkSample],
+        idx: &[usize],
+        weights: &[f64],
+        active: &[usize],
+    ) -> Result<(f64, Vec<f64>)> {
         // Normal equations of [1, x1, ..], solved by Gaussian elimination with
         // partial pivoting; a small ridge keeps a constant column solvable.
         const MAX: usize = 1 + LINEAR_BASE_FEATURES.len();
-        let k = 1 + terms.min(LINEAR_BASE_FEATURES.len());
+        let k = 1 + active.len().min(LINEAR_BASE_FEATURES.len());
         let mut a = [[0.0f64; MAX + 1]; MAX];
         for &i in idx {
             let t = base_terms(&samples[i].features);
-            let row = [1.0, t[0], t[1], t[2]];
+            let mut row = [1.0; MAX];
+            for (slot, &term) in row[1..].iter_mut().zip(active) {
+                *slot = t[term];
+            }
             let w = weights[i];
             for r in 0..k {
                 for c in 0..k {
@@ -627,10 +742,7 @@ impl LinearBase {
         if solution.iter().any(|v| !v.is_finite()) {
             return Err(Error::Training("the linear base did not converge".into()));
         }
-        Ok(Self {
-            intercept_dbm: solution[0],
-            coefficients: solution[1..].to_vec(),
-        })
+        Ok((solution[0], solution[1..].to_vec()))
     }
 
     fn predict(&self, f: &PathFeatures) -> f64 {
@@ -1468,14 +1580,42 @@ pub(crate) mod tests {
         }
         let idx: Vec<usize> = (0..rows.len()).collect();
         let w = vec![1.0; rows.len()];
-        let base = LinearBase::fit(&rows, &idx, &w, 2).unwrap();
-        assert!((base.intercept_dbm - 10.0).abs() < 1e-3, "{base:?}");
-        assert!((base.coefficients[0] + 20.0).abs() < 1e-3, "{base:?}");
-        assert!((base.coefficients[1] + 0.5).abs() < 1e-4, "{base:?}");
-        for r in &rows {
-            assert!((base.predict(&r.features) - r.rssi_dbm).abs() < 1e-3);
+        for monotone in [false, true] {
+            let base = LinearBase::fit(&rows, &idx, &w, 2, monotone).unwrap();
+            assert!((base.intercept_dbm - 10.0).abs() < 1e-3, "{base:?}");
+            assert!((base.coefficients[0] + 20.0).abs() < 1e-3, "{base:?}");
+            assert!((base.coefficients[1] + 0.5).abs() < 1e-4, "{base:?}");
+            for r in &rows {
+                assert!((base.predict(&r.features) - r.rssi_dbm).abs() < 1e-3);
+            }
+            base.check().unwrap();
         }
-        base.check().unwrap();
+    }
+
+    #[test]
+    fn a_monotone_linear_base_drops_a_loss_that_raises_rssi() {
+        // RSSI that rises with the Deygout loss: free least squares follows
+        // it, the monotone base drops the term and refits the other two.
+        let mut rows = synthetic(300, 9);
+        for (i, r) in rows.iter_mut().enumerate() {
+            // Deygout apart from Bullington (one ridge makes them collinear).
+            r.features.deygout_loss_db = (i % 7) as f64 * 1.5;
+            let f = &r.features;
+            r.rssi_dbm = 10.0 - 20.0 * f.log10_distance_m - 0.5 * f.bullington_loss_db
+                + 0.3 * f.deygout_loss_db;
+        }
+        let idx: Vec<usize> = (0..rows.len()).collect();
+        let w = vec![1.0; rows.len()];
+        let free = LinearBase::fit(&rows, &idx, &w, 3, false).unwrap();
+        assert!((free.coefficients[2] - 0.3).abs() < 1e-4, "{free:?}");
+        let held = LinearBase::fit(&rows, &idx, &w, 3, true).unwrap();
+        assert_eq!(held.coefficients.len(), 3);
+        assert_eq!(held.coefficients[2], 0.0, "{held:?}");
+        assert!(held.coefficients[1] <= 0.0, "{held:?}");
+        // The refit is the two-term least squares on the same rows.
+        let two = LinearBase::fit(&rows, &idx, &w, 2, false).unwrap();
+        assert_eq!(held.intercept_dbm, two.intercept_dbm);
+        assert_eq!(held.coefficients[..2], two.coefficients[..]);
     }
 
     #[test]

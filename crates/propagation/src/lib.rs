@@ -111,7 +111,8 @@ pub use knife_edge::{
 };
 pub use learned::{
     Base, Calibration, LINEAR_BASE_FEATURES, LearnedModel, LearnedParams, LinearBase, LinkSample,
-    MODEL_FORMAT, QUANTILE_LEVELS, ReceiverModel, Selection, blocked_folds,
+    MODEL_FORMAT, QUANTILE_LEVELS, RSSI_FALLS_WITH, RSSI_RISES_WITH, ReceiverModel, Selection,
+    blocked_folds,
 };
 /// linfa, re-exported so callers use the same `Fit`/`Predict` traits and `Dataset`.
 pub use linfa;

@@ -1,11 +1,115 @@
 //! Property tests: invariants every model must keep.
 
-use hexcover_core::{PathProfile, STANDARD_K_FACTOR};
+#![allow(clippy::unwrap_used)]
+
+use std::sync::OnceLock;
+
+use hexcover_core::{LatLon, PathProfile, STANDARD_K_FACTOR};
 use hexcover_propagation::{
-    Bullington, Cost231Hata, Deygout, Diffraction, FreeSpace, Hata, KnifeEdge, LogDistance,
-    PathGeometry, PathLoss, RadioPath, fresnel_nu, knife_edge_loss_db,
+    Bullington, Cost231Hata, Deygout, Diffraction, FEATURE_COUNT, FreeSpace, Hata, KnifeEdge,
+    LearnedModel, LearnedParams, LinkSample, LogDistance, PathFeatures, PathGeometry, PathLoss,
+    RSSI_FALLS_WITH, RSSI_RISES_WITH, RadioPath, fresnel_nu, knife_edge_loss_db,
 };
 use proptest::prelude::*;
+
+/// Synthetic rows (no measurement; random features in plausible ranges)
+/// whose RSSI breaks physics over part of each range: it wiggles up with
+/// distance, the Bullington loss and the obstructed share and down with the
+/// line-of-sight clearance, around trends that obey it.
+fn contrary_rows() -> Vec<LinkSample> {
+    let mut state = 0x5eed_u64;
+    let mut uniform = move || {
+        // xorshift64*: enough for test data.
+        state ^= state >> 12;
+        state ^= state << 25;
+        state ^= state >> 27;
+        (state.wrapping_mul(0x2545_f491_4f6c_dd1d) >> 11) as f64 / (1u64 << 53) as f64
+    };
+    (0..2_400)
+        .map(|i| {
+            let mut x: [f64; FEATURE_COUNT] = std::array::from_fn(|_| uniform());
+            x[0] = 2.3 + 1.7 * x[0];
+            x[1] = 868.3;
+            x[2] = 2.0;
+            x[3] = 10.0;
+            x[7] = 100.0 * x[7] - 50.0;
+            x[10] *= 25.0;
+            let f = PathFeatures::from_array(x);
+            let rssi_dbm = -40.0 - 20.0 * f.log10_distance_m - 0.5 * f.bullington_loss_db
+                + 3.0 * (6.0 * f.log10_distance_m).sin()
+                + 6.0 * (f.bullington_loss_db / 2.0).sin()
+                + 4.0 * (f.los_clearance_m / 8.0).sin()
+                + 5.0 * (9.0 * f.obstructed_fraction).sin()
+                + 2.0 * (uniform() - 0.5);
+            LinkSample {
+                device: LatLon::new(48.35 + 0.1 * uniform(), 9.9 + 0.15 * uniform()),
+                receiver: format!("gw{}", i % 3),
+                features: f,
+                rssi_dbm,
+            }
+        })
+        .collect()
+}
+
+fn learned_params() -> LearnedParams {
+    let p = LearnedParams::new();
+    p.gbm(p.gbm.n_trees(60).min_samples_leaf(10))
+}
+
+/// The default (physics-held) learned model of [`contrary_rows`], trained once.
+fn held_model() -> &'static (Vec<LinkSample>, LearnedModel) {
+    static MODEL: OnceLock<(Vec<LinkSample>, LearnedModel)> = OnceLock::new();
+    MODEL.get_or_init(|| {
+        let rows = contrary_rows();
+        let model = learned_params().fit(&rows).unwrap();
+        (rows, model)
+    })
+}
+
+/// How far the learned model's RSSI moves against physics when feature
+/// `index` of `features` rises by `step`: > 0 is a breach.
+fn breach_db(model: &LearnedModel, features: &PathFeatures, index: usize, step: f64) -> f64 {
+    let mut raised = features.to_array();
+    raised[index] += step;
+    let before = model.predict_link(features, Some("gw1")).mean_dbm;
+    let after = model
+        .predict_link(&PathFeatures::from_array(raised), Some("gw1"))
+        .mean_dbm;
+    if RSSI_RISES_WITH.contains(index) {
+        before - after
+    } else {
+        after - before
+    }
+}
+
+/// The constrained features, by index.
+fn held_features() -> Vec<usize> {
+    (0..FEATURE_COUNT)
+        .filter(|&i| RSSI_RISES_WITH.contains(i) || RSSI_FALLS_WITH.contains(i))
+        .collect()
+}
+
+/// The same rows without the constraints do breach physics: the property
+/// test below could fail.
+#[test]
+fn a_free_learned_model_breaches_physics_on_these_rows() {
+    let (rows, held) = held_model();
+    let free = learned_params().physics_monotone(false).fit(rows).unwrap();
+    assert!(held.params.physics_monotone && !free.params.physics_monotone);
+    let worst = |model: &LearnedModel| {
+        let mut worst = 0.0f64;
+        for row in rows.iter().take(100) {
+            for &index in &held_features() {
+                for step in [0.5, 2.0, 8.0] {
+                    worst = worst.max(breach_db(model, &row.features, index, step));
+                }
+            }
+        }
+        worst
+    };
+    assert!(worst(&free) > 0.5, "{}", worst(&free));
+    assert_eq!(worst(held), 0.0);
+}
 
 /// Every model of the crate, terrain-aware ones included, by name.
 fn models() -> Vec<(&'static str, Box<dyn PathLoss>)> {
@@ -197,6 +301,23 @@ proptest! {
         }
         prop_assert!(knife_edge_loss_db(high) >= knife_edge_loss_db(low));
         prop_assert!(knife_edge_loss_db(low) >= 0.0);
+    }
+
+    /// The learned model keeps physics: more distance, loss or obstruction
+    /// never raises its RSSI, more clearance never lowers it (the other
+    /// features held fixed), from any training row, by any step.
+    #[test]
+    fn the_learned_model_never_gains_with_distance_or_obstruction(
+        row in 0usize..2_400,
+        which in 0usize..10,
+        step in 0.0f64..60.0,
+    ) {
+        let (rows, model) = held_model();
+        let features = held_features();
+        prop_assert_eq!(features.len(), 10);
+        let index = features[which];
+        let breach = breach_db(model, &rows[row].features, index, step);
+        prop_assert!(breach <= 0.0, "feature {index} up by {step}: {breach} dB against physics");
     }
 
     /// Any numbers at all: a model answers with a finite loss or an error, never

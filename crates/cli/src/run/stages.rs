@@ -307,6 +307,7 @@ fn train(config: &StudyConfig, staging: &Path) -> Result<()> {
             depth: m.depth,
             learning_rate: m.learning_rate,
             seed: m.seed,
+            no_physics_constraints: false,
         },
         quiet: true,
     })
