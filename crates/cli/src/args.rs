@@ -253,10 +253,11 @@ pub struct GbmArgs {
     #[arg(long, default_value_t = 7)]
     pub seed: u64,
     /// Let the model contradict physics: by default predicted RSSI never
-    /// rises with a diffraction or free-space loss or the obstructed share
-    /// and never falls with a line-of-sight or Fresnel clearance (monotone
-    /// trees, no positive loss coefficient in the linear base). For
-    /// comparison with models trained before the constraints.
+    /// rises with distance, a diffraction or free-space loss or the
+    /// obstructed share and never falls with a line-of-sight or Fresnel
+    /// clearance, the other features held fixed (monotone trees, no positive
+    /// distance or loss coefficient in the linear base). For comparison with
+    /// models trained before the constraints.
     #[arg(long)]
     pub no_physics_constraints: bool,
 }

@@ -44,10 +44,14 @@
 //! path. Why: where the training area shows terrain mattering little, free
 //! trees learn to give back what the base takes for an obstruction and
 //! carry that to places where terrain matters a lot (Ulm's depot,
-//! docs/model-evaluation.md); and a coverage map whose RSSI rises behind a
-//! hill or further out is one no planner trusts. Survivor bias (below)
-//! flattens the RSSI of heard links with distance, which the constraint
-//! allows; it forbids only a rise.
+//! docs/model-evaluation.md); and a model whose RSSI rises with a loss is
+//! one no planner trusts. Survivor bias (below) flattens the RSSI of heard
+//! links with distance, which the constraint allows; it forbids only a
+//! rise. What it does not promise: along a radial the unconstrained
+//! features (elevation angle, terrain relief, obstacle distances) change
+//! too, so a map can still brighten further out; and the interval's
+//! quantiles change from one distance bin to the next, so p10, p90 and
+//! `p_covered` can step up at a bin's edge — the mean is what is monotone.
 //!
 //! # Choosing the parameters
 //!
@@ -493,8 +497,14 @@ impl LearnedParams {
             Base::LinearDeygout => LinearBase::fit(samples, idx, weights, 3, monotone)?,
         };
         let gbm_params = if monotone {
-            self.gbm
-                .monotone(RSSI_RISES_WITH.bits(), RSSI_FALLS_WITH.bits())
+            // Added to any constraints of the caller's own (a feature in
+            // both directions is an error of the fit).
+            use linfa::ParamGuard;
+            let own = self.gbm.check_ref()?;
+            self.gbm.monotone(
+                own.increasing | RSSI_RISES_WITH.bits(),
+                own.decreasing | RSSI_FALLS_WITH.bits(),
+            )
         } else {
             self.gbm
         };
@@ -1563,6 +1573,23 @@ pub(crate) mod tests {
         let back: LearnedModel = serde_json::from_str(&json).unwrap();
         assert_eq!(a, back);
         back.check().unwrap();
+        // A file written before the physics constraints (no such keys)
+        // reads as a model trained without them.
+        let mut old: serde_json::Value = serde_json::from_str(&json).unwrap();
+        assert_eq!(old["params"]["physics_monotone"], true);
+        let params_json = old["params"].as_object_mut().unwrap();
+        params_json.remove("physics_monotone");
+        for key in ["increasing", "decreasing"] {
+            params_json["gbm"]
+                .as_object_mut()
+                .unwrap()
+                .remove(key)
+                .unwrap();
+        }
+        let old: LearnedModel = serde_json::from_value(old).unwrap();
+        assert!(!old.params.physics_monotone);
+        assert_eq!(old.params.gbm, a.params.gbm.monotone(0, 0));
+        assert_eq!(old.gbm, a.gbm);
         let mut bad = back.clone();
         bad.feature_names.swap(0, 1);
         assert!(matches!(bad.check(), Err(Error::Model(_))));
@@ -1590,6 +1617,25 @@ pub(crate) mod tests {
             }
             base.check().unwrap();
         }
+    }
+
+    #[test]
+    fn physics_constraints_add_to_the_callers_own() {
+        let rows = synthetic(300, 2);
+        let small = GbmParams::new().n_trees(10).min_samples_leaf(10);
+        // A caller's constraint against physics is a conflict …
+        let against = LearnedParams::new().gbm(small.monotone(RSSI_FALLS_WITH.bits(), 0));
+        assert!(matches!(
+            against.fit(&rows),
+            Err(Error::InvalidParameter { .. })
+        ));
+        // … which without the physics constraints is the caller's to make.
+        against.physics_monotone(false).fit(&rows).unwrap();
+        // One beside physics (the terrain relief, free by default) is kept.
+        let beside = LearnedParams::new().gbm(small.monotone(0, 1 << 16));
+        let kept = beside.fit(&rows).unwrap().params.gbm;
+        let kept = linfa::ParamGuard::check_ref(&kept).unwrap();
+        assert_eq!((kept.increasing, kept.decreasing), (0, 1 << 16));
     }
 
     #[test]

@@ -310,8 +310,10 @@ proptest! {
     fn the_learned_model_never_gains_with_distance_or_obstruction(
         row in 0usize..2_400,
         which in 0usize..10,
-        step in 0.0f64..60.0,
+        log10_step in -3.0f64..1.8,
     ) {
+        // Steps from 1e-3 (within one split's bins) to 60 (past them all).
+        let step = 10f64.powf(log10_step);
         let (rows, model) = held_model();
         let features = held_features();
         prop_assert_eq!(features.len(), 10);
