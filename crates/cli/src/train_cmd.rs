@@ -124,12 +124,47 @@ pub fn run(args: &TrainArgs) -> Result<()> {
             model.gbm.depth,
             model.training_data_fnv1a64
         );
+        println!("{}", choice_line(&model));
         if !cv_line.is_empty() {
             println!("{cv_line}");
         }
         println!("wrote {}", args.out.display());
     }
     Ok(())
+}
+
+/// Which candidate the inner CV chose, what its trees correct, and whether
+/// the model is held to physics.
+fn choice_line(model: &hexcover_propagation::LearnedModel) -> String {
+    let base = match model.base.coefficients.len() {
+        0 => "the mean".to_owned(),
+        terms => format!(
+            "a linear base on {}",
+            hexcover_propagation::LINEAR_BASE_FEATURES[..terms].join(", ")
+        ),
+    };
+    let held = if model.params.physics_monotone {
+        "held to physics (monotone in distance, losses and clearances)"
+    } else {
+        "not held to physics (--no-physics-constraints)"
+    };
+    let sel = &model.selection;
+    let choice = if sel.inner_rmse_db.is_empty() {
+        "no candidate choice".to_owned()
+    } else {
+        let rmse: Vec<String> = sel
+            .inner_rmse_db
+            .iter()
+            .map(|r| format!("{r:.2}"))
+            .collect();
+        format!(
+            "candidate {} of {} by inner CV (RMSE by place {} dB)",
+            sel.chosen,
+            rmse.len(),
+            rmse.join(" / ")
+        )
+    };
+    format!("{choice}: trees on {base}; {held}")
 }
 
 /// The held-out predictions of every model, one row per training link:

@@ -81,6 +81,7 @@ fn train_then_predict_on_ulm() {
         hexcover_propagation::FEATURE_COUNT
     );
     assert_eq!(json["params"]["gbm"]["n_trees"], 20);
+    assert_eq!(json["params"]["physics_monotone"], true);
     assert_eq!(json["training_data_fnv1a64"].as_str().unwrap().len(), 16);
     assert_eq!(json["metadata"]["device_height_m"], "2");
     let cv: serde_json::Value =
@@ -106,6 +107,19 @@ fn train_then_predict_on_ulm() {
         std::fs::read_to_string(&model).unwrap(),
         std::fs::read_to_string(&again).unwrap()
     );
+    // Without the physics constraints the file says so, and the summary
+    // names the choice.
+    let free = dir.path().join("free.json");
+    args[pos] = free.to_str().unwrap();
+    let quiet = args.iter().position(|a| *a == "-q").unwrap();
+    args.remove(quiet);
+    args.push("--no-physics-constraints");
+    let stdout = ok(&hexcover(&args));
+    assert!(stdout.contains("not held to physics"), "{stdout}");
+    assert!(stdout.contains("by inner CV (RMSE by place"), "{stdout}");
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&free).unwrap()).unwrap();
+    assert_eq!(json["params"]["physics_monotone"], false);
 
     let predictions = dir.path().join("pred.csv");
     let mut args = vec!["predict", "--model", model.to_str().unwrap()];
