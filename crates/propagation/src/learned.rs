@@ -95,9 +95,11 @@
 //! receiver's sensitivity there is no row. The model therefore learns the
 //! RSSI *of links that were heard*, which at the edge of coverage is higher
 //! than the RSSI of all uplinks (RSSI-vs-distance looks flat). Nothing here
-//! corrects for it: Ulm has no timestamps or frame counters, so the uplinks
-//! that one receiver heard and another in range did not cannot be
-//! identified. The consequence is that far from a receiver the mean is
+//! corrects for it: Ulm has no timestamps or frame counters, and although
+//! rows at one exact position are probably one uplink, a gateway's silence
+//! there cannot be told from a gateway that was off the air (the uptime of
+//! its community gateways is unknown, and most heard few uplinks; see
+//! docs/model-evaluation.md). The consequence is that far from a receiver the mean is
 //! optimistic and `p_covered` is too high; a source with non-receptions
 //! (Helium witness lists per beacon, frame counters) would allow a censored
 //! fit. The evaluation scores on held-out receptions, so it cannot show this
