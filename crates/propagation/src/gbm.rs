@@ -907,16 +907,21 @@ mod tests {
         worst
     }
 
-    #[test]
-    fn monotone_constraints_hold_and_bind() {
-        // y falls with x0 on the whole but wiggles up; rises with x1 on the
-        // whole but dips; x2 is free.
+    /// 3,000 rows of three features: y falls with x0 on the whole but
+    /// wiggles up, rises with x1 on the whole but dips; x2 is free.
+    fn wiggles() -> (Array2<f64>, Array1<f64>) {
         let mut rng = SplitMix64::new(5);
         let x = Array2::from_shape_fn((3_000, 3), |_| rng.next_f64());
         let y = Array1::from_iter(x.rows().into_iter().map(|r| {
             -r[0] + 0.6 * (12.0 * r[0]).sin() + r[1] - 0.5 * (10.0 * r[1]).sin()
                 + 2.0 * (r[2] - 0.5).abs()
         }));
+        (x, y)
+    }
+
+    #[test]
+    fn monotone_constraints_hold_and_bind() {
+        let (x, y) = wiggles();
         let data = Dataset::new(x.clone(), y.clone());
         let params = GbmParams::new()
             .n_trees(120)
@@ -957,12 +962,7 @@ mod tests {
         // The hash was printed by the same fit at commit e191bc6, before
         // monotone constraints existed (λ > 0: with λ = 0 an empty leaf was
         // 0/0 = NaN then and is 0 now).
-        let mut rng = SplitMix64::new(5);
-        let x = Array2::from_shape_fn((3_000, 3), |_| rng.next_f64());
-        let y = Array1::from_iter(x.rows().into_iter().map(|r| {
-            -r[0] + 0.6 * (12.0 * r[0]).sin() + r[1] - 0.5 * (10.0 * r[1]).sin()
-                + 2.0 * (r[2] - 0.5).abs()
-        }));
+        let (x, y) = wiggles();
         let w = Array1::from_iter((0..3_000).map(|i| {
             if i % 7 == 0 {
                 0.0f32
