@@ -140,6 +140,26 @@ pub fn markdown(evaluations: &[Evaluation], header: &str) -> String {
         let sizes: Vec<String> = e.fold_rows.iter().map(usize::to_string).collect();
         let _ = writeln!(s, "### {}\n", e.scheme);
         let _ = writeln!(s, "Held-out rows per fold: {}\n", sizes.join(", "));
+        if e.learned_candidate.iter().any(Option::is_some) {
+            let chosen: Vec<String> = e
+                .learned_candidate
+                .iter()
+                .map(|c| c.map_or_else(|| "–".to_owned(), |c| c.to_string()))
+                .collect();
+            let legend: Vec<String> = e
+                .candidates
+                .iter()
+                .enumerate()
+                .map(|(i, c)| format!("{i}: {c}"))
+                .collect();
+            let _ = writeln!(
+                s,
+                "Learned model's candidate per fold, chosen by its inner CV on the training rows \
+                 ({}): {}\n",
+                legend.join("; "),
+                chosen.join(" / ")
+            );
+        }
         let res = u8::from(HEX_WEIGHT_RES);
         let _ = writeln!(
             s,

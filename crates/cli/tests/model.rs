@@ -183,6 +183,16 @@ fn evaluate_prints_every_model() {
         assert_eq!(text.matches(&format!("| {model} |")).count(), 2, "{model}");
     }
     assert_eq!(text.matches("| learned").count(), 2);
+    // Each scheme says which candidate each fold's inner CV chose.
+    assert_eq!(
+        text.matches("Learned model's candidate per fold").count(),
+        2,
+        "{text}"
+    );
+    assert!(
+        text.contains("0: constant base, 10 trees of depth 5"),
+        "{text}"
+    );
 }
 
 #[test]

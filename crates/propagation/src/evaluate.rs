@@ -166,6 +166,15 @@ pub struct Evaluation {
     pub fold_rows: Vec<usize>,
     /// Scores, physics models first, the learned model last.
     pub scores: Vec<Score>,
+    /// The candidate ([`LearnedParams::candidates`]) the learned model's
+    /// inner CV chose in each fold (`None`: no choice made — selection off,
+    /// or no held-out rows).
+    #[serde(default)]
+    pub learned_candidate: Vec<Option<usize>>,
+    /// What each of those candidates is ([`LearnedParams::describe`]), in
+    /// their order; empty when the learned model does not choose.
+    #[serde(default)]
+    pub candidates: Vec<String>,
     /// The held-out predictions behind the scores, `[model][row]` in the
     /// order of `scores` and of the samples (not serialized: one row per
     /// link is data, not a score).
@@ -189,6 +198,9 @@ type Heldout = Vec<(f64, f64, f64)>;
 
 /// Held-out predictions of one fold: (model, row, (mean, p10, p90)).
 type FoldRows = Vec<(usize, usize, (f64, f64, f64))>;
+
+/// A fold's held-out rows and the learned model's chosen candidate.
+type FoldResult = (FoldRows, Option<usize>);
 
 /// Cross-validates every physics model and the learned model over the folds
 /// `fold_of` (fold index per row; every fold is held out once). `progress`
@@ -220,14 +232,16 @@ pub fn cross_validate(
         fold_rows[f] += 1;
     }
     // Folds are independent: fit them in parallel, then fill in order.
-    let per_fold: Vec<FoldRows> = (0..folds)
+    let per_fold: Vec<FoldResult> = (0..folds)
         .into_par_iter()
         .map(|f| fold_predictions(samples, fold_of, f, params))
         .collect::<Result<_>>()?;
-    for (f, rows) in per_fold.into_iter().enumerate() {
+    let mut learned_candidate = Vec::with_capacity(folds);
+    for (f, (rows, chosen)) in per_fold.into_iter().enumerate() {
         for (m, i, p) in rows {
             held[m][i] = p;
         }
+        learned_candidate.push(chosen);
         progress(f + 1, folds);
     }
     let cells: Vec<u64> = samples
@@ -276,6 +290,16 @@ pub fn cross_validate(
         scheme: scheme.to_owned(),
         fold_rows,
         scores,
+        learned_candidate,
+        candidates: if params.select {
+            params
+                .candidates()
+                .iter()
+                .map(LearnedParams::describe)
+                .collect()
+        } else {
+            Vec::new()
+        },
         heldout,
     })
 }
@@ -286,12 +310,12 @@ fn fold_predictions(
     fold_of: &[usize],
     f: usize,
     params: &LearnedParams,
-) -> Result<FoldRows> {
+) -> Result<FoldResult> {
     let train: Vec<usize> = (0..samples.len()).filter(|&i| fold_of[i] != f).collect();
     let test: Vec<usize> = (0..samples.len()).filter(|&i| fold_of[i] == f).collect();
     let mut out = Vec::with_capacity(test.len() * (PHYSICS_MODELS.len() + 1));
     if test.is_empty() {
-        return Ok(out);
+        return Ok((out, None));
     }
     if train.is_empty() {
         return Err(Error::Training(format!("fold {f} leaves no training rows")));
@@ -310,7 +334,8 @@ fn fold_predictions(
         let p = model.predict_link(&l.features, Some(&l.receiver));
         out.push((PHYSICS_MODELS.len(), i, (p.mean_dbm, p.p10_dbm, p.p90_dbm)));
     }
-    Ok(out)
+    let chosen = (!model.selection.candidates.is_empty()).then_some(model.selection.chosen);
+    Ok((out, chosen))
 }
 
 fn score(
@@ -458,6 +483,9 @@ mod tests {
         assert_eq!(calls, 3);
         assert_eq!(eval.scores.len(), PHYSICS_MODELS.len() + 1);
         assert_eq!(eval.fold_rows.iter().sum::<usize>(), rows.len());
+        // Selection off: no fold made a choice.
+        assert_eq!(eval.learned_candidate, vec![None; 3]);
+        assert!(eval.candidates.is_empty());
         for s in &eval.scores {
             assert_eq!(s.rows, rows.len());
             assert!(s.rmse_db.is_finite() && s.rmse_db >= s.mae_db);

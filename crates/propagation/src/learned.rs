@@ -600,6 +600,24 @@ impl LearnedParams {
         Ok(Some(residual))
     }
 
+    /// What these parameters fit, in a few words: the base and the trees
+    /// ("constant base, 150 trees of depth 5").
+    #[must_use]
+    pub fn describe(&self) -> String {
+        let base = match self.base {
+            Base::Mean => "constant base".to_owned(),
+            Base::Linear => format!("linear base on {}", LINEAR_BASE_FEATURES[..2].join(", ")),
+            Base::LinearDeygout => format!("linear base on {}", LINEAR_BASE_FEATURES.join(", ")),
+        };
+        match linfa::ParamGuard::check_ref(&self.gbm) {
+            Ok(g) => format!(
+                "{base}, {} trees of depth {}, {} rows per leaf",
+                g.n_trees, g.max_depth, g.min_samples_leaf
+            ),
+            Err(_) => base,
+        }
+    }
+
     /// The candidates [`LearnedParams::select`] chooses from: these
     /// parameters with a constant base, with the linear physics base (two
     /// or three terms), and with the two-term base and shallow, heavily
