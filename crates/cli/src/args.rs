@@ -303,6 +303,11 @@ pub struct EvaluateArgs {
     /// Skip leave-one-receiver-out.
     #[arg(long)]
     pub no_loro: bool,
+    /// Also train the learned model with these seeds (comma-separated) and
+    /// add a row per seed: how much its score depends on the trees' row
+    /// subsampling, which decides a lot where one place holds most rows.
+    #[arg(long, value_name = "SEEDS", value_delimiter = ',')]
+    pub extra_seeds: Vec<u64>,
     #[command(flatten)]
     pub gbm: GbmArgs,
     /// Write the results: FILE.md (Markdown) or FILE.json.

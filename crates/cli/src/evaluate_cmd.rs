@@ -5,7 +5,8 @@ use std::fmt::Write as _;
 
 use anyhow::{Result, bail};
 use hexcover_propagation::{
-    Evaluation, HEX_WEIGHT_RES, blocked_folds, cross_validate, receiver_folds,
+    EvalSample, Evaluation, HEX_WEIGHT_RES, LearnedParams, blocked_folds, cross_validate,
+    receiver_folds,
 };
 
 use crate::args::EvaluateArgs;
@@ -19,6 +20,12 @@ pub fn run(args: &EvaluateArgs) -> Result<()> {
     let params = learned_params(&args.gbm, args.block_res)?;
     if !(2..=50).contains(&args.folds) {
         bail!("--folds = {}: expected 2 to 50", args.folds);
+    }
+    if args.extra_seeds.len() > 20 {
+        bail!(
+            "--extra-seeds: {} seeds, expected at most 20",
+            args.extra_seeds.len()
+        );
     }
     let res = h3o::Resolution::try_from(args.block_res)
         .map_err(|_| anyhow::anyhow!("--block-res = {}: expected 0 to 15", args.block_res))?;
@@ -60,12 +67,12 @@ pub fn run(args: &EvaluateArgs) -> Result<()> {
         args.block_res
     );
     bar.stage(&scheme);
-    let mut evaluations: Vec<Evaluation> = vec![cross_validate(
+    let mut evaluations: Vec<Evaluation> = vec![with_seeds(
         &data.samples,
         &fold,
         &scheme,
         &params,
-        |_, _| {},
+        &args.extra_seeds,
     )?];
     if !args.no_loro {
         let names: Vec<&str> = data
@@ -81,12 +88,12 @@ pub fn run(args: &EvaluateArgs) -> Result<()> {
                 ids.join(", ")
             );
             bar.stage(&scheme);
-            evaluations.push(cross_validate(
+            evaluations.push(with_seeds(
                 &data.samples,
                 &fold,
                 &scheme,
                 &params,
-                |_, _| {},
+                &args.extra_seeds,
             )?);
         }
     }
@@ -130,6 +137,39 @@ pub fn run(args: &EvaluateArgs) -> Result<()> {
         _ => print!("{table}"),
     }
     Ok(())
+}
+
+/// One scheme's evaluation, with a learned-model row for each of
+/// `extra_seeds` after the one of `params` (the physics models do not
+/// depend on the seed).
+fn with_seeds(
+    samples: &[EvalSample],
+    fold_of: &[usize],
+    scheme: &str,
+    params: &LearnedParams,
+    extra_seeds: &[u64],
+) -> Result<Evaluation> {
+    let mut evaluation = cross_validate(samples, fold_of, scheme, params, |_, _| {})?;
+    if !extra_seeds.is_empty()
+        && let (Some(score), Ok(gbm)) = (
+            evaluation.scores.last_mut(),
+            hexcover_propagation::linfa::ParamGuard::check_ref(&params.gbm),
+        )
+    {
+        score.model = format!("{}, seed {}", score.model, gbm.seed);
+    }
+    for &seed in extra_seeds {
+        let reseeded = params.gbm(params.gbm.seed(seed));
+        let other = cross_validate(samples, fold_of, scheme, &reseeded, |_, _| {})?;
+        if let (Some(mut score), Some(heldout)) =
+            (other.scores.last().cloned(), other.heldout.last().cloned())
+        {
+            score.model = format!("{}, seed {seed}", score.model);
+            evaluation.scores.push(score);
+            evaluation.heldout.push(heldout);
+        }
+    }
+    Ok(evaluation)
 }
 
 /// The evaluations as Markdown tables.

@@ -193,6 +193,17 @@ fn evaluate_prints_every_model() {
         text.contains("0: constant base, 10 trees of depth 5"),
         "{text}"
     );
+
+    // --extra-seeds: a learned row per seed, the physics rows once.
+    let pos = args.iter().position(|a| *a == "-q").unwrap();
+    args.splice(pos..pos, ["--no-loro", "--extra-seeds", "3,11"]);
+    ok(&hexcover(&args));
+    let text = std::fs::read_to_string(&table).unwrap();
+    for seed in [7, 3, 11] {
+        let row = format!("| learned (GBM + receiver offsets), seed {seed} |");
+        assert_eq!(text.matches(&row).count(), 1, "{text}");
+    }
+    assert_eq!(text.matches("| free space |").count(), 1);
 }
 
 #[test]
