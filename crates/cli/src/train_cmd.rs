@@ -136,13 +136,6 @@ pub fn run(args: &TrainArgs) -> Result<()> {
 /// Which candidate the inner CV chose, what its trees correct, and whether
 /// the model is held to physics.
 fn choice_line(model: &hexcover_propagation::LearnedModel) -> String {
-    let base = match model.base.coefficients.len() {
-        0 => "the mean".to_owned(),
-        terms => format!(
-            "a linear base on {}",
-            hexcover_propagation::LINEAR_BASE_FEATURES[..terms].join(", ")
-        ),
-    };
     let held = if model.params.physics_monotone {
         "held to physics (monotone in distance, losses and clearances)"
     } else {
@@ -164,7 +157,7 @@ fn choice_line(model: &hexcover_propagation::LearnedModel) -> String {
             rmse.join(" / ")
         )
     };
-    format!("{choice}: trees on {base}; {held}")
+    format!("{choice}: {}; {held}", model.params.describe())
 }
 
 /// The held-out predictions of every model, one row per training link:

@@ -675,10 +675,6 @@ fn base_terms(f: &PathFeatures) -> [f64; 3] {
     [f.log10_distance_m, f.bullington_loss_db, f.deygout_loss_db]
 }
 
-/// The terms of [`base_terms`] RSSI must not rise with: all of them
-/// (distance and two losses).
-const FALLING_TERMS: [usize; 3] = [0, 1, 2];
-
 impl LinearBase {
     /// Weighted least squares on the first `terms` of
     /// [`LINEAR_BASE_FEATURES`]. With `monotone`, a term whose coefficient
@@ -700,10 +696,12 @@ impl LinearBase {
             for (&t, &b) in active.iter().zip(&fitted) {
                 coefficients[t] = b;
             }
+            // Every term (distance and the losses) is one RSSI must not
+            // rise with.
             let rising = active
                 .iter()
                 .copied()
-                .filter(|t| monotone && FALLING_TERMS.contains(t) && coefficients[*t] > 0.0)
+                .filter(|&t| monotone && coefficients[t] > 0.0)
                 .max_by(|&x, &y| coefficients[x].total_cmp(&coefficients[y]));
             match rising {
                 Some(t) => active.retain(|&a| a != t),
