@@ -20,6 +20,7 @@ NOTEBOOK_INPUTS := summary.json links.parquet sites.parquet hexes_res9.parquet c
 NOTEBOOK_PNGS := \
   coverage_state_share coverage_measured_vs_predicted coverage_state_map coverage_p_at_measured \
   model_rssi_vs_distance model_residual_map model_interval_calibration model_interval_per_hex \
+  model_busiest_hex \
   placement_gain_and_bound placement_map
 
 .PHONY: notebooks notebooks-venv
